@@ -1,0 +1,336 @@
+"""One plain function per command; the CLI in ``__main__`` is a thin layer over them.
+
+Each takes the database first: a `Settings`, a URL string, or a caller's open
+SQLAlchemy `Connection` (the cookbook's "sharing a connection"; it is left
+open, and an open transaction on it is joined rather than committed). None
+of them prints: they return results and report progress to a `Progress`.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional, Tuple, Union
+
+import sqlalchemy as sa
+from alembic.autogenerate import RevisionContext
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script
+from alembic.util import rev_id
+from sqlalchemy.engine import Connection
+
+from . import embedded as embedded_server
+from . import executor, loader, runner
+from .exceptions import CommandError
+from .executor import Plan
+from .output import Progress
+from .settings import Settings
+
+Database = Union[Settings, str, Connection, None]
+
+
+def _settings(database: Database) -> Settings:
+    if isinstance(database, Settings):
+        return database
+    if isinstance(database, Connection):
+        return Settings.from_env(connection=database)
+    return Settings.from_env(url=database)
+
+
+def _metadata():
+    from myapp.models import metadata
+
+    return metadata
+
+
+# -- bootstrap ---------------------------------------------------------------
+
+
+def bootstrap(database: Database = None, *, progress: Optional[Progress] = None) -> Tuple[str, ...]:
+    """Create the whole schema on an empty database with create_all and stamp it at head.
+
+    Runs in one transaction under the migration lock. Refuses a database that
+    has a migration history or holds any table the app would create.
+
+    :return: the heads the database was stamped with.
+    """
+    settings, progress = _settings(database), progress or Progress()
+    script = loader.scripts(settings.migrations_dir)
+    metadata = _metadata()
+    with runner.connection(settings, progress, lock=True) as conn, runner.transaction(conn):
+        heads = executor.current_heads(conn)
+        if heads:
+            raise CommandError(
+                f"the database already has a migration history (at {', '.join(heads)}); "
+                "use 'python -m myapp.db migrate' to bring it up to date"
+            )
+        inspector = sa.inspect(conn)
+        found = [
+            table.fullname
+            for table in metadata.sorted_tables
+            if inspector.has_table(table.name, schema=table.schema)
+        ]
+        if found:
+            raise CommandError(
+                f"the database is not empty: it already has table(s) {', '.join(found)}; "
+                "use 'python -m myapp.db migrate' for an existing database"
+            )
+        started = time.perf_counter()
+        metadata.create_all(conn)
+        MigrationContext.configure(conn).stamp(script, "heads")
+        new_heads = executor.current_heads(conn)
+        progress.note(
+            f"Created {len(metadata.tables)} tables and stamped {', '.join(new_heads)} (head) "
+            f"in {(time.perf_counter() - started) * 1000:.0f} ms"
+        )
+    return new_heads
+
+
+# -- migrate -----------------------------------------------------------------
+
+
+@dataclass
+class MigrateResult:
+    """What `migrate` planned and, unless it only planned, did."""
+
+    plan: Plan
+    applied: bool = False
+    sql: Optional[str] = None
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.plan.alembic_steps)
+
+
+def migrate(
+    database: Database = None,
+    target: str = "head",
+    *,
+    plan: bool = False,
+    sql: bool = False,
+    start: Optional[str] = None,
+    fake: bool = False,
+    check: bool = False,
+    step: bool = False,
+    progress: Optional[Progress] = None,
+) -> MigrateResult:
+    """Move the database to TARGET (default head), upgrading or downgrading as needed.
+
+    :param target: a revision id or unique prefix, ``head``, ``zero``, or relative (``-1``, ``+2``).
+    :param plan: only work out the steps; change nothing.
+    :param sql: render the SQL of the steps without connecting (from ``start``, default base).
+    :param fake: record the target as applied without running the revisions.
+    :param check: only find out whether any step is pending; change nothing.
+    :param step: commit after each revision instead of once for the whole run.
+    """
+    settings, progress = _settings(database), progress or Progress()
+    if sum(map(bool, (plan, sql, fake, check))) > 1:
+        raise CommandError("use only one of --plan, --sql, --fake and --check at a time")
+    if start is not None and not sql:
+        raise CommandError("--from only goes with --sql; online, the database says where it is")
+    if step and (plan or sql or fake or check):
+        raise CommandError("--step only goes with a real migration, not --plan, --sql, --fake or --check")
+    if sql:
+        p, text = executor.render_sql(settings.migrations_dir, target, start)
+        return MigrateResult(p, sql=text)
+    script = loader.scripts(settings.migrations_dir)
+    read_only = plan or check
+    with runner.connection(settings, progress, lock=not read_only) as conn:
+        if read_only:
+            return MigrateResult(executor.plan(script, executor.current_heads(conn), target))
+        if fake:
+            with runner.transaction(conn):
+                p = executor.fake(settings.migrations_dir, conn, target, progress)
+        elif step:
+            p = executor.run(settings.migrations_dir, conn, target, progress, per_step_commit=True)
+        else:
+            with runner.transaction(conn):
+                p = executor.run(settings.migrations_dir, conn, target, progress)
+    if not p.alembic_steps:
+        progress.note("No migrations to apply.")
+    return MigrateResult(p, applied=True)
+
+
+# -- listings ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MigrationRow:
+    """A revision as `showmigrations` lists it."""
+
+    revision: str
+    message: str
+    applied: bool
+    head: bool
+    current: bool
+
+
+def showmigrations(database: Database = None, *, progress: Optional[Progress] = None) -> List[MigrationRow]:
+    """List every revision, oldest first, marking which are applied, the head and the current one."""
+    settings, progress = _settings(database), progress or Progress()
+    script = loader.scripts(settings.migrations_dir)
+    with runner.connection(settings, progress) as conn:
+        current = executor.current_heads(conn)
+    applied = executor.applied_revisions(script, current)
+    heads = set(script.get_heads())
+    return [
+        MigrationRow(sc.revision, sc.doc or "", sc.revision in applied, sc.revision in heads, sc.revision in current)
+        for sc in reversed(list(script.walk_revisions()))
+    ]
+
+
+def current(database: Database = None, *, progress: Optional[Progress] = None) -> List[Script]:
+    """Show the revision(s) the database is at; an empty list means no revision (base)."""
+    settings, progress = _settings(database), progress or Progress()
+    script = loader.scripts(settings.migrations_dir)
+    with runner.connection(settings, progress) as conn:
+        heads = executor.current_heads(conn)
+    return [script.get_revision(h) for h in heads]
+
+
+def heads(database: Database = None) -> List[Script]:
+    """Show the head revision(s) of the migration history."""
+    script = loader.scripts(_settings(database).migrations_dir)
+    return [script.get_revision(h) for h in script.get_heads()]
+
+
+def history(database: Database = None) -> List[Script]:
+    """Show the migration history, newest first."""
+    script = loader.scripts(_settings(database).migrations_dir)
+    return list(script.walk_revisions())
+
+
+# -- makemigrations ----------------------------------------------------------
+
+
+@dataclass
+class MakeMigrationsResult:
+    """The revision file written (if any) and the differences autogenerate found."""
+
+    path: Optional[str] = None
+    diffs: List[Any] = field(default_factory=list)
+
+
+def _installed(path: Path) -> bool:
+    roots = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    roots.update(getattr(site, "getsitepackages", lambda: [])())
+    resolved = path.resolve()
+    for root in roots:
+        try:
+            resolved.relative_to(Path(root).resolve())
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+def _check_writable(versions: Path) -> None:
+    if _installed(versions):
+        raise CommandError(
+            f"the migrations folder {versions} belongs to an installed package; "
+            "run makemigrations in a source checkout (pip install -e .)"
+        )
+    if not os.access(versions, os.W_OK):
+        raise CommandError(f"cannot write a revision into {versions}: the folder is not writable")
+
+
+def makemigrations(
+    database: Database = None,
+    message: Optional[str] = None,
+    *,
+    empty: bool = False,
+    check: bool = False,
+    progress: Optional[Progress] = None,
+) -> MakeMigrationsResult:
+    """Write a new revision, autogenerated from the ORM against the database at head.
+
+    :param message: what the revision does; becomes its docstring and file name.
+    :param empty: write a revision with empty upgrade() and downgrade() to fill in by hand.
+    :param check: write nothing; report the operations a new revision would hold.
+    """
+    settings, progress = _settings(database), progress or Progress()
+    script = loader.scripts(settings.migrations_dir)
+    if check and empty:
+        raise CommandError("--check and --empty do not go together")
+    if not check:
+        if not (message and message.strip()):
+            raise CommandError("makemigrations needs a message: -m 'what this revision does'")
+        _check_writable(Path(script.versions))
+    if empty:
+        sc = script.generate_revision(rev_id(), message.strip(), head="head")
+        return MakeMigrationsResult(path=sc.path)
+
+    cfg = loader.config(settings.migrations_dir)
+    command_args = dict(
+        message=message, autogenerate=True, sql=False, head="head", splice=False,
+        branch_label=None, version_path=None, rev_id=None, depends_on=None,
+    )
+    context = RevisionContext(cfg, script, command_args)
+
+    def retrieve(rev, ctx):
+        context.run_autogenerate(rev, ctx)
+        return []
+
+    with runner.connection(settings, progress) as conn:
+        at, head = executor.current_heads(conn), tuple(script.get_heads())
+        if set(at) != set(head):
+            raise CommandError(
+                f"the database is at {', '.join(at) or 'base (no revision)'}, not at head "
+                f"({', '.join(head)}); run 'python -m myapp.db migrate' first"
+            )
+        cfg.attributes["connection"] = conn
+        with EnvironmentContext(
+            cfg, script, fn=retrieve, as_sql=False,
+            template_args=context.template_args, revision_context=context,
+        ):
+            script.run_env()
+        conn.rollback()
+    diffs = [d for ops in context.generated_revisions[-1].upgrade_ops_list for d in ops.as_diffs()]
+    if check or not diffs:
+        if not diffs:
+            progress.note("No changes detected.")
+        return MakeMigrationsResult(diffs=diffs)
+    written = [sc for sc in context.generate_scripts() if sc is not None]
+    return MakeMigrationsResult(path=written[0].path, diffs=diffs)
+
+
+def describe_diff(diff) -> str:
+    """One readable line for an Alembic autogenerate difference."""
+    if isinstance(diff, list):  # modify_* come as a list of tuples for one column
+        return "; ".join(describe_diff(d) for d in diff)
+    kind, *args = diff
+    if kind in ("add_table", "remove_table"):
+        return f"{kind.replace('_', ' ')} {args[0].fullname}"
+    if kind in ("add_column", "remove_column"):
+        schema, table, column = args
+        return f"{kind.replace('_', ' ')} {table}.{column.name}"
+    if kind in ("add_index", "remove_index"):
+        return f"{kind.replace('_', ' ')} {args[0].name} on {args[0].table.fullname}"
+    if kind in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        c = args[0]
+        return f"{kind.replace('_', ' ')} {c.name or type(c).__name__} on {c.table.fullname}"
+    if kind.startswith("modify_"):
+        schema, table, column, _kw, old, new = args
+        return f"change {kind[len('modify_'):]} of {table}.{column}: {old!r} -> {new!r}"
+    return repr(diff)
+
+
+# -- embedded server ---------------------------------------------------------
+
+
+def embedded(action: str = "status", *, data_dir: Optional[Path] = None) -> str:
+    """Show (status) or stop (stop) the embedded PostgreSQL server."""
+    data_dir = data_dir or Settings.from_env().data_dir or embedded_server.default_data_dir()
+    if action == "stop":
+        stopped = embedded_server.stop(data_dir)
+        return f"stopped the embedded PostgreSQL in {stopped}" if stopped else f"not running ({data_dir})"
+    if action == "status":
+        running = (data_dir / "postmaster.pid").exists()
+        return f"{'running' if running else 'not running'}: data directory {data_dir}"
+    raise CommandError(f"unknown action {action!r} for embedded: use 'status' or 'stop'")

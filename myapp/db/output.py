@@ -1,0 +1,57 @@
+"""Progress reporting: commands call a `Progress`; only the CLI's writes anywhere.
+
+Results (SQL, listings, file paths) go to stdout through the CLI; everything
+a `Progress` says goes to stderr, so ``migrate --sql | psql`` stays clean.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional, TextIO
+
+
+class Progress:
+    """Receive progress events from commands; this base class stays silent."""
+
+    def database(self, description: str) -> None:
+        """The command is about to act on this database."""
+
+    def waiting(self, holder_pid: Optional[int]) -> None:
+        """Another process holds the migration lock; this one waits for it."""
+
+    def step_start(self, step) -> None:
+        """A revision is about to be applied (or unapplied, or faked)."""
+
+    def step_done(self, step, elapsed_ms: float) -> None:
+        """The revision announced by `step_start` finished."""
+
+    def note(self, message: str) -> None:
+        """A line of information, such as "No migrations to apply."."""
+
+
+class StreamProgress(Progress):
+    """Write progress lines, Django style, to a stream (stderr by default)."""
+
+    def __init__(self, stream: Optional[TextIO] = None, verbose: bool = False):
+        self.stream = stream or sys.stderr
+        self.verbose = verbose
+
+    def _write(self, text: str, end: str = "\n") -> None:
+        self.stream.write(text + end)
+        self.stream.flush()
+
+    def database(self, description):
+        self._write(f"Database: {description}")
+
+    def waiting(self, holder_pid):
+        who = f" (held by server process {holder_pid})" if holder_pid else ""
+        self._write(f"Waiting for the migration lock{who}...")
+
+    def step_start(self, step):
+        self._write(f"  {step.verb} {step.revision} ({step.message})...", end="")
+
+    def step_done(self, step, elapsed_ms):
+        self._write(" FAKED" if step.fake else f" OK {elapsed_ms:.0f} ms")
+
+    def note(self, message):
+        self._write(message)

@@ -1,0 +1,110 @@
+"""The only place that opens connections, takes the migration lock and begins transactions."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import embedded
+from .exceptions import CommandError
+from .output import Progress
+from .settings import Settings
+
+#: Key of the session-level advisory lock every changing command holds ("myapp.db").
+LOCK_KEY = 0x6D796170702E6462
+
+
+def describe(settings: Settings) -> str:
+    """Say which database ``settings`` point at, password masked."""
+    if settings.connection is not None:
+        return "the caller's connection to " + settings.connection.engine.url.render_as_string(
+            hide_password=True
+        )
+    if settings.url is not None:
+        return settings.url.render_as_string(hide_password=True)
+    data_dir = settings.data_dir or embedded.default_data_dir()
+    return f"embedded PostgreSQL, database {embedded.DATABASE!r} in {data_dir}"
+
+
+def _connect_error(url: sa.URL, exc: sa.exc.DBAPIError) -> CommandError:
+    message = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    where = url.render_as_string(hide_password=True)
+    if "does not exist" in message and "database" in message:
+        hint = f"create it (createdb {url.database}) or fix the URL"
+    elif "authentication" in message or "password" in message:
+        hint = "check the user name and password in the URL"
+    else:
+        hint = "check that the server is running and the URL is right"
+    return CommandError(f"cannot connect to {where}: {message}; {hint}")
+
+
+@contextlib.contextmanager
+def connection(settings: Settings, progress: Progress, *, lock: bool = False) -> Iterator[Connection]:
+    """Yield a connection to the configured database, optionally holding the migration lock.
+
+    The lock is a session-level advisory lock: it outlives the commits a
+    ``--step`` migration makes, and is released in ``finally`` (or by the
+    server, should this process die).
+    """
+    progress.database(describe(settings))
+    if settings.connection is not None:
+        conn, owned = settings.connection, False
+    else:
+        url = settings.url
+        if url is None:
+            url = embedded.server_url(settings.data_dir or embedded.default_data_dir())
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        try:
+            conn, owned = engine.connect(), True
+        except sa.exc.DBAPIError as exc:
+            raise _connect_error(url, exc) from None
+    try:
+        if lock:
+            _lock(conn, progress)
+        try:
+            yield conn
+        finally:
+            if lock:
+                if conn.invalidated:
+                    pass  # the server dropped the session, and the lock with it
+                else:
+                    if owned and conn.in_transaction():
+                        conn.rollback()
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(LOCK_KEY)))
+                    if owned:
+                        conn.commit()
+    finally:
+        if owned:
+            conn.close()
+            conn.engine.dispose()
+
+
+def _lock(conn: Connection, progress: Progress) -> None:
+    external = conn.in_transaction()
+    # Lock before reading the version table, so a waiting process sees the
+    # winner's work and finds nothing left to do.
+    if not conn.scalar(sa.select(sa.func.pg_try_advisory_lock(LOCK_KEY))):
+        holder = conn.scalar(
+            sa.text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND classid = :hi AND objid = :lo"
+            ),
+            {"hi": LOCK_KEY >> 32, "lo": LOCK_KEY & 0xFFFFFFFF},
+        )
+        progress.waiting(holder)
+        conn.execute(sa.select(sa.func.pg_advisory_lock(LOCK_KEY)))
+    if not external:
+        conn.commit()  # end the autobegun transaction; the session lock stays
+
+
+@contextlib.contextmanager
+def transaction(conn: Connection) -> Iterator[None]:
+    """Run the block in one transaction, or inside the caller's if one is open."""
+    if conn.in_transaction():
+        yield
+    else:
+        with conn.begin():
+            yield
