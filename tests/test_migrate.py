@@ -1,0 +1,254 @@
+"""`migrate`: targets in both directions, --plan, --sql, --fake, --check, --step, failures."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from myapp.db import loader
+from myapp.db.inspection import schema_snapshot
+from myapp.db.settings import PACKAGE_MIGRATIONS
+
+REVISIONS = [sc.revision for sc in reversed(list(loader.scripts(PACKAGE_MIGRATIONS).walk_revisions()))]
+HEAD = REVISIONS[-1]
+
+
+def version(engine):
+    with engine.connect() as conn:
+        if not conn.dialect.has_table(conn, "alembic_version"):
+            return None
+        return sorted(r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version"))
+
+
+def snapshot(engine):
+    with engine.connect() as conn:
+        return schema_snapshot(conn)
+
+
+def schema(engine):
+    """The snapshot without the version table, which outlives a downgrade to zero."""
+    return {
+        kind: [row for row in rows if row[1] not in ("alembic_version", "alembic_version_pkc")]
+        for kind, rows in snapshot(engine).items()
+    }
+
+
+def tables(engine):
+    return sorted({row[1] for row in snapshot(engine)["relations"] if row[2] == "r"})
+
+
+def test_history_has_at_least_three_revisions():
+    assert len(REVISIONS) >= 3
+
+
+def test_migrate_from_empty_applies_every_revision(cli, db_url, engine_for):
+    result = cli("migrate", "--url", db_url)
+    assert result.status == 0, result
+    applying = [line for line in result.err.splitlines() if line.strip().startswith("Applying")]
+    assert [line.split()[1] for line in applying] == REVISIONS
+    assert all(line.rstrip().endswith("ms") and " OK " in line for line in applying)
+    assert "Database: " in result.err and db_url.rsplit("/", 1)[1] in result.err
+    assert result.out == ""
+    assert version(engine_for(db_url)) == [HEAD]
+
+
+def test_migrate_at_head_is_a_no_op(cli, head_url, engine_for):
+    before = snapshot(engine_for(head_url))
+    result = cli("migrate", "--url", head_url)
+    assert result.status == 0
+    assert "No migrations to apply." in result.err
+    assert snapshot(engine_for(head_url)) == before
+
+
+def test_every_revision_up_down_up(cli, db_url, engine_for):
+    """Each revision applied, unapplied and applied again leaves identical schemas."""
+    engine = engine_for(db_url)
+    previous = schema(engine)
+    for rev in REVISIONS:
+        assert cli("migrate", rev, "--url", db_url).status == 0
+        applied = schema(engine)
+        assert version(engine) == [rev]
+        down = cli("migrate", "-1", "--url", db_url)
+        assert down.status == 0 and f"Unapplying {rev}" in down.err
+        assert schema(engine) == previous, f"downgrade of {rev} did not restore the schema"
+        assert cli("migrate", rev, "--url", db_url).status == 0
+        assert schema(engine) == applied
+        previous = applied
+
+
+def test_targets_zero_prefix_and_relative(cli, db_url, engine_for):
+    engine = engine_for(db_url)
+    assert cli("migrate", REVISIONS[0][:4], "--url", db_url).status == 0
+    assert version(engine) == [REVISIONS[0]]
+    assert cli("migrate", "+2", "--url", db_url).status == 0
+    assert version(engine) == [REVISIONS[2]]
+    # A target behind the current revision downgrades.
+    result = cli("migrate", REVISIONS[0], "--url", db_url)
+    assert result.status == 0 and "Unapplying" in result.err
+    assert version(engine) == [REVISIONS[0]]
+    assert cli("migrate", "zero", "--url", db_url).status == 0
+    assert version(engine) == []
+    assert tables(engine) == ["alembic_version"]
+
+
+@pytest.mark.parametrize(
+    "target, fragment",
+    [("nonexistent", "nonexistent"), ("+9", "+9"), ("-9", "-9")],
+)
+def test_bad_target_is_one_line_and_changes_nothing(cli, head_url, engine_for, target, fragment):
+    engine = engine_for(head_url)
+    before = snapshot(engine)
+    result = cli("migrate", target, "--url", head_url)
+    assert result.status == 2
+    error_lines = [line for line in result.err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and fragment in error_lines[0] and "showmigrations" in error_lines[0]
+    assert "Traceback" not in result.err
+    assert snapshot(engine) == before and version(engine) == [HEAD]
+
+
+def test_ambiguous_prefix_is_refused(cli, migrations_copy, db_url, engine_for):
+    first = REVISIONS[0]
+    twin = first[:3] + "0" * (len(first) - 3)
+    (migrations_copy / "versions" / f"{twin}_twin.py").write_text(
+        textwrap.dedent(
+            f'''\
+            """twin"""
+            revision = "{twin}"
+            down_revision = "{HEAD}"
+            branch_labels = None
+            depends_on = None
+
+            def upgrade():
+                pass
+
+            def downgrade():
+                pass
+            '''
+        )
+    )
+    result = cli("migrate", first[:3], "--url", db_url)
+    assert result.status == 2 and "error:" in result.err and first[:3] in result.err
+    assert version(engine_for(db_url)) is None
+
+
+def test_plan_prints_steps_and_changes_nothing(cli, db_url, engine_for):
+    result = cli("migrate", "--plan", "--url", db_url)
+    assert result.status == 0
+    assert [line.split()[1] for line in result.out.splitlines()] == REVISIONS
+    assert all(line.startswith("Apply ") for line in result.out.splitlines())
+    assert version(engine_for(db_url)) is None and tables(engine_for(db_url)) == []
+
+
+def test_plan_of_a_downgrade(cli, head_url):
+    result = cli("migrate", "-2", "--plan", "--url", head_url)
+    assert result.status == 0
+    assert result.out.split() == [
+        "Unapply", REVISIONS[-1], *result.out.split()[2:]
+    ] and result.out.count("Unapply") == 2
+
+
+def test_sql_does_not_connect(cli):
+    # Port 1 on localhost has no server: --sql must not try it.
+    result = cli("migrate", "--sql", "--url", "postgresql://nobody@127.0.0.1:1/nowhere")
+    assert result.status == 0, result
+    assert "CREATE TABLE networks" in result.out
+    assert "INSERT INTO alembic_version" in result.out
+    assert result.out.count("-- Running upgrade") == len(REVISIONS)
+    assert "Database:" not in result.err
+
+
+def test_sql_from_a_revision_and_downgrade(cli):
+    up = cli("migrate", "--sql", "--from", REVISIONS[1])
+    assert up.status == 0 and up.out.count("-- Running upgrade") == 1
+    down = cli("migrate", "zero", "--sql", "--from", HEAD)
+    assert down.status == 0
+    assert down.out.count("-- Running downgrade") == len(REVISIONS)
+    assert "DROP TABLE networks" in down.out
+
+
+def test_sql_output_applies_with_the_same_result(cli, db_url, head_url, engine_for):
+    sql = cli("migrate", "--sql").out
+    engine = engine_for(db_url)
+    with engine.begin() as conn:
+        conn.connection.dbapi_connection.cursor().execute(sql.replace("BEGIN;", "").replace("COMMIT;", ""))
+    assert snapshot(engine) == snapshot(engine_for(head_url))
+
+
+def test_fake_records_without_running(cli, db_url, engine_for):
+    engine = engine_for(db_url)
+    result = cli("migrate", REVISIONS[1], "--fake", "--url", db_url)
+    assert result.status == 0 and result.err.count("FAKED") == 2
+    assert version(engine) == [REVISIONS[1]]
+    assert tables(engine) == ["alembic_version"]
+    assert cli("migrate", "zero", "--fake", "--url", db_url).status == 0
+    assert version(engine) == []
+
+
+def test_check_exit_codes(cli, db_url, head_url, engine_for):
+    pending = cli("migrate", "--check", "--url", db_url)
+    assert pending.status == 1
+    assert len(pending.out.splitlines()) == len(REVISIONS)
+    assert version(engine_for(db_url)) is None
+    clean = cli("migrate", "--check", "--url", head_url)
+    assert clean.status == 0 and "No migrations to apply." in clean.out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--plan", "--sql"], ["--fake", "--check"], ["--from", "x"], ["--step", "--plan"]],
+)
+def test_conflicting_options_are_refused(cli, db_url, engine_for, args):
+    result = cli("migrate", *args, "--url", db_url)
+    assert result.status == 2 and "error:" in result.err
+    assert version(engine_for(db_url)) is None
+
+
+FAILING = '''\
+"""breaks on purpose"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "fa11fa11fa11"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))
+    op.execute("SELECT * FROM no_such_table")
+
+
+def downgrade():
+    op.drop_table("half_done")
+'''
+
+
+def test_failing_revision_rolls_everything_back(cli, migrations_copy, db_url, engine_for):
+    (migrations_copy / "versions" / "fa11fa11fa11_breaks.py").write_text(FAILING.format(down=HEAD))
+    engine = engine_for(db_url)
+    before = snapshot(engine)
+    result = cli("migrate", "--url", db_url)
+    assert result.status == 2
+    error = [line for line in result.err.splitlines() if "error:" in line]
+    assert len(error) == 1
+    assert "fa11fa11fa11 (breaks on purpose)" in error[0]
+    assert 'relation "no_such_table" does not exist' in error[0]
+    assert "Traceback" not in result.err
+    assert snapshot(engine) == before and version(engine) is None
+
+
+def test_failing_revision_with_step_stops_at_last_good(cli, migrations_copy, db_url, head_url, engine_for):
+    (migrations_copy / "versions" / "fa11fa11fa11_breaks.py").write_text(FAILING.format(down=HEAD))
+    engine = engine_for(db_url)
+    result = cli("migrate", "--step", "--url", db_url)
+    assert result.status == 2 and "fa11fa11fa11" in result.err and HEAD in result.err
+    assert version(engine) == [HEAD]
+    assert snapshot(engine) == snapshot(engine_for(head_url))
+
+
+def test_traceback_flag_shows_the_traceback(cli, migrations_copy, db_url):
+    (migrations_copy / "versions" / "fa11fa11fa11_breaks.py").write_text(FAILING.format(down=HEAD))
+    result = cli("migrate", "--traceback", "--url", db_url)
+    assert result.status == 2 and "Traceback" in result.err and "no_such_table" in result.err
