@@ -6,37 +6,7 @@ import textwrap
 
 import pytest
 
-from myapp.db import loader
-from myapp.db.inspection import schema_snapshot
-from myapp.db.settings import PACKAGE_MIGRATIONS
-
-REVISIONS = [sc.revision for sc in reversed(list(loader.scripts(PACKAGE_MIGRATIONS).walk_revisions()))]
-HEAD = REVISIONS[-1]
-
-
-def version(engine):
-    with engine.connect() as conn:
-        if not conn.dialect.has_table(conn, "alembic_version"):
-            return None
-        return sorted(r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version"))
-
-
-def snapshot(engine):
-    with engine.connect() as conn:
-        return schema_snapshot(conn)
-
-
-def schema(engine):
-    """The snapshot without the version table, which outlives a downgrade to zero."""
-    return {
-        kind: [row for row in rows if row[1] not in ("alembic_version", "alembic_version_pkc")]
-        for kind, rows in snapshot(engine).items()
-    }
-
-
-def tables(engine):
-    return sorted({row[1] for row in snapshot(engine)["relations"] if row[2] == "r"})
-
+from dbhelpers import HEAD, REVISIONS, schema, snapshot, tables, version
 
 def test_history_has_at_least_three_revisions():
     assert len(REVISIONS) >= 3

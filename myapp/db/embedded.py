@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL
 from .exceptions import CommandError
 
 DATABASE = "myapp"
+_CREATE_LOCK_KEY = 0x6D796170702E6364  # "myapp.cd"
 
 
 def default_data_dir() -> Path:
@@ -57,18 +58,15 @@ def server_url(data_dir: Path, database: str = DATABASE) -> URL:
     engine = sa.create_engine(admin, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
+            # Serialise first runs: concurrent CREATE DATABASE of one name fails.
+            conn.execute(sa.select(sa.func.pg_advisory_lock(_CREATE_LOCK_KEY)))
             exists = conn.scalar(
                 sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
                 {"name": database},
             )
             if not exists:
                 quoted = conn.dialect.identifier_preparer.quote(database)
-                try:
-                    conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
-                except sa.exc.ProgrammingError as exc:
-                    # Another process created it between our check and our CREATE.
-                    if getattr(exc.orig, "pgcode", None) != "42P04":
-                        raise
+                conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
     finally:
         engine.dispose()
     return admin.set(database=database)

@@ -61,21 +61,20 @@ def connection(settings: Settings, progress: Progress, *, lock: bool = False) ->
             conn, owned = engine.connect(), True
         except sa.exc.DBAPIError as exc:
             raise _connect_error(url, exc) from None
+    # A caller's open transaction is the caller's to end; otherwise we end ours.
+    ours = owned or not conn.in_transaction()
     try:
         if lock:
             _lock(conn, progress)
         try:
             yield conn
         finally:
-            if lock:
-                if conn.invalidated:
-                    pass  # the server dropped the session, and the lock with it
-                else:
-                    if owned and conn.in_transaction():
-                        conn.rollback()
-                    conn.execute(sa.select(sa.func.pg_advisory_unlock(LOCK_KEY)))
-                    if owned:
-                        conn.commit()
+            if ours and conn.in_transaction() and not conn.invalidated:
+                conn.rollback()  # only reads can be left open here
+            if lock and not conn.invalidated:  # invalidated: the server dropped the lock
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(LOCK_KEY)))
+                if ours:
+                    conn.commit()
     finally:
         if owned:
             conn.close()

@@ -1,0 +1,247 @@
+"""bootstrap, the listings, makemigrations, connection errors and the Python API."""
+
+from __future__ import annotations
+
+import re
+import sysconfig
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import myapp.db
+from myapp.db import commands
+from myapp.db.exceptions import CommandError
+from myapp.db.inspection import schema_snapshot
+from myapp.db.settings import Settings
+
+from dbhelpers import HEAD, REVISIONS, snapshot, tables, version
+
+
+# -- bootstrap ---------------------------------------------------------------
+
+
+def test_bootstrap_creates_schema_and_stamps_head(cli, db_url, engine_for):
+    result = cli("bootstrap", "--url", db_url)
+    assert result.status == 0, result
+    assert "Database: " in result.err and f"stamped {HEAD}" in result.err
+    engine = engine_for(db_url)
+    assert version(engine) == [HEAD]
+    assert "observations" in tables(engine)
+
+
+def test_bootstrap_equals_migrate(cli, db_url, head_url, engine_for):
+    """The guard that the ORM and the history never drift apart."""
+    assert cli("bootstrap", "--url", db_url).status == 0
+    bootstrapped, migrated = snapshot(engine_for(db_url)), snapshot(engine_for(head_url))
+    for kind in bootstrapped:
+        assert bootstrapped[kind] == migrated[kind], kind
+    assert {row[1] for row in bootstrapped["relations"]} >= {"networks", "observations"}
+
+
+def test_bootstrap_refuses_a_migrated_database(cli, head_url, engine_for):
+    before = snapshot(engine_for(head_url))
+    result = cli("bootstrap", "--url", head_url)
+    assert result.status == 2
+    assert result.err.count("error:") == 1 and HEAD in result.err and "migrate" in result.err
+    assert "Traceback" not in result.err
+    assert snapshot(engine_for(head_url)) == before
+
+
+def test_bootstrap_refuses_a_database_with_app_tables(cli, db_url, engine_for):
+    engine = engine_for(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE stations (id int)")
+    before = snapshot(engine)
+    result = cli("bootstrap", "--url", db_url)
+    assert result.status == 2 and "stations" in result.err and "migrate" in result.err
+    assert snapshot(engine) == before and version(engine) is None
+
+
+def test_bootstrap_then_migrate_is_a_no_op(cli, db_url):
+    assert cli("bootstrap", "--url", db_url).status == 0
+    result = cli("migrate", "--url", db_url)
+    assert result.status == 0 and "No migrations to apply." in result.err
+
+
+# -- listings ----------------------------------------------------------------
+
+
+def test_showmigrations_marks_applied_head_and_current(cli, db_url):
+    assert cli("migrate", REVISIONS[1], "--url", db_url).status == 0
+    lines = cli("showmigrations", "--url", db_url).out.splitlines()
+    assert [line[4:].split()[0] for line in lines] == REVISIONS
+    assert lines[0].startswith("[X]") and lines[1].startswith("[X]") and lines[2].startswith("[ ]")
+    assert lines[1].endswith("(current)") and lines[-1].endswith("(head)")
+
+
+def test_showmigrations_on_an_empty_database(cli, db_url, engine_for):
+    lines = cli("showmigrations", "--url", db_url).out.splitlines()
+    assert len(lines) == len(REVISIONS) and all(line.startswith("[ ]") for line in lines)
+    assert version(engine_for(db_url)) is None
+
+
+def test_current_heads_history(cli, db_url, head_url):
+    assert cli("current", "--url", head_url).out.strip() == f"{HEAD} (head)"
+    empty = cli("current", "--url", db_url)
+    assert empty.status == 0 and empty.out == "" and "base" in empty.err
+    assert cli("heads").out.strip() == f"{HEAD} (head)"
+    history = cli("history").out.splitlines()
+    assert len(history) == len(REVISIONS) and history[0].startswith(f"{REVISIONS[-2]} -> {HEAD} (head)")
+    assert history[-1].startswith(f"<base> -> {REVISIONS[0]}")
+
+
+def test_every_command_has_help(cli):
+    for command in ("bootstrap", "migrate", "showmigrations", "current", "heads", "history", "makemigrations", "embedded"):
+        result = cli(command, "--help")
+        assert result.status == 0 and "usage:" in result.out, command
+
+
+# -- makemigrations ----------------------------------------------------------
+
+
+def test_makemigrations_check_in_sync(cli, head_url):
+    result = cli("makemigrations", "--check", "--url", head_url)
+    assert result.status == 0 and "No changes detected." in result.err
+
+
+def drop_elevation(engine):
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE station_histories DROP COLUMN elevation_m")
+
+
+def test_makemigrations_check_finds_drift(cli, head_url, engine_for):
+    drop_elevation(engine_for(head_url))
+    result = cli("makemigrations", "--check", "--url", head_url)
+    assert result.status == 1
+    assert "add column station_histories.elevation_m" in result.out
+    assert "makemigrations -m" in result.err
+
+
+def test_makemigrations_writes_a_revision_that_applies(cli, migrations_copy, head_url, engine_for):
+    engine = engine_for(head_url)
+    drop_elevation(engine)
+    result = cli("makemigrations", "-m", "restore elevation", "--url", head_url)
+    assert result.status == 0, result
+    path = Path(result.out.strip())
+    assert path.parent == migrations_copy / "versions" and path.name.endswith("_restore_elevation.py")
+    source = path.read_text()
+    assert "op.add_column('station_histories'" in source and f"down_revision = '{HEAD}'" in source
+    assert cli("migrate", "--url", head_url).status == 0
+    assert cli("makemigrations", "--check", "--url", head_url).status == 0
+    assert cli("migrate", "-1", "--url", head_url).status == 0  # and it reverses
+    assert "elevation_m" not in str(snapshot(engine)["columns"])
+
+
+def test_makemigrations_nothing_changed_writes_nothing(cli, migrations_copy, head_url):
+    before = sorted(p.name for p in (migrations_copy / "versions").iterdir())
+    result = cli("makemigrations", "-m", "nothing", "--url", head_url)
+    assert result.status == 0 and result.out == "" and "No changes detected." in result.err
+    assert sorted(p.name for p in (migrations_copy / "versions").iterdir()) == before
+
+
+def test_makemigrations_empty(cli, migrations_copy):
+    result = cli("makemigrations", "--empty", "-m", "backfill something")
+    assert result.status == 0
+    path = Path(result.out.strip())
+    assert path.exists() and "def upgrade():\n    pass" in path.read_text()
+
+
+def test_makemigrations_refuses_an_outdated_database(cli, migrations_copy, db_url, engine_for):
+    assert cli("migrate", REVISIONS[0], "--url", db_url).status == 0
+    result = cli("makemigrations", "-m", "x", "--url", db_url)
+    assert result.status == 2 and "not at head" in result.err and "migrate" in result.err
+    assert list((migrations_copy / "versions").glob("*_x.py")) == []
+
+
+def test_makemigrations_needs_a_message(cli, migrations_copy, head_url):
+    result = cli("makemigrations", "--url", head_url)
+    assert result.status == 2 and "-m" in result.err
+
+
+def test_makemigrations_refuses_an_installed_package(tmp_path):
+    site_dir = Path(sysconfig.get_paths()["purelib"]) / "myapp" / "db" / "migrations" / "versions"
+    with pytest.raises(CommandError, match="installed package"):
+        commands._check_writable(site_dir)
+
+
+# -- connection errors -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, fragment",
+    [
+        ("not a url", "malformed database URL"),
+        ("mysql://localhost/x", "needs PostgreSQL"),
+        ("postgresql://localhost", "names no database"),
+        ("postgresql://nobody@127.0.0.1:1/db", "cannot connect"),
+    ],
+)
+def test_bad_urls_are_one_line(cli, url, fragment):
+    result = cli("migrate", "--url", url)
+    assert result.status == 2
+    assert fragment in result.err and result.err.count("\n") <= 2 and "Traceback" not in result.err
+
+
+def test_missing_database_is_one_line(cli, admin_url):
+    url = admin_url.set(database="no_such_database_here").render_as_string(hide_password=False)
+    result = cli("showmigrations", "--url", url)
+    assert result.status == 2
+    assert 'database "no_such_database_here" does not exist' in result.err and "createdb" in result.err
+
+
+def test_password_is_masked():
+    settings = Settings.from_env("postgresql://me:s3cret@db.example/app")
+    from myapp.db.runner import describe
+
+    assert "s3cret" not in describe(settings) and "***" in describe(settings)
+
+
+def test_url_resolution_order(monkeypatch):
+    monkeypatch.setenv("MYAPP_DATABASE_URL", "postgresql://env/envdb")
+    assert Settings.from_env("postgresql://arg/argdb").url.database == "argdb"
+    assert Settings.from_env().url.database == "envdb"
+    monkeypatch.delenv("MYAPP_DATABASE_URL")
+    monkeypatch.setenv("MYAPP_DATA_DIR", "/tmp/somewhere")
+    settings = Settings.from_env()
+    assert settings.embedded and settings.data_dir == Path("/tmp/somewhere")
+
+
+# -- the Python API ----------------------------------------------------------
+
+
+def test_api_migrate_on_a_callers_connection(db_url, engine_for):
+    """The cookbook's "sharing a connection": the caller's transaction decides."""
+    engine = engine_for(db_url)
+    with engine.connect() as conn:
+        with conn.begin() as trans:
+            result = myapp.db.migrate(conn)
+            assert [s.revision for s in result.plan.steps] == REVISIONS
+            assert conn.exec_driver_sql("SELECT count(*) FROM networks").scalar() == 0
+            trans.rollback()
+    assert version(engine) is None and tables(engine) == []
+    with engine.connect() as conn:
+        myapp.db.migrate(conn)  # no transaction open: migrate commits its own
+        assert not conn.in_transaction()
+    assert version(engine) == [HEAD]
+
+
+def test_api_takes_a_url_and_reports_progress(db_url):
+    events = []
+
+    class Recorder(myapp.db.Progress):
+        def step_done(self, step, elapsed_ms):
+            events.append(step.revision)
+
+    myapp.db.migrate(db_url, "+1", progress=Recorder())
+    assert events == [REVISIONS[0]]
+    assert [r.revision for r in myapp.db.current(db_url)] == [REVISIONS[0]]
+
+
+def test_schema_snapshot_sees_column_order(db_url, engine_for):
+    engine = engine_for(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (a int, b text)")
+        first = schema_snapshot(conn)
+        conn.exec_driver_sql("ALTER TABLE t DROP COLUMN a; ALTER TABLE t ADD COLUMN a int")
+        assert schema_snapshot(conn) != first
