@@ -57,6 +57,8 @@ class Network(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # Added by revision d5e6f7a8b9c0: ISO 3166-1 alpha-2.
+    country_code: Mapped[Optional[str]] = mapped_column(String(2))
 
     stations: Mapped[List["Station"]] = relationship(back_populates="network")
     variables: Mapped[List["Variable"]] = relationship(back_populates="network")

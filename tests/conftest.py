@@ -164,3 +164,17 @@ def run_process(*args, env=None, **kwargs) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "myapp.db", *map(str, args)],
         capture_output=True, text=True, env=full_env, **kwargs,
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_installed_plugins():
+    """Load no installed third-party plugin unless a test names it in MYAPP_DB_LOAD_PLUGINS.
+
+    Set in os.environ, so subprocesses (`run_process`) inherit it.
+    """
+    from myapp.db import plugins
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(plugins.LOAD_VARIABLE, "")
+        mp.delenv(plugins.DISABLE_VARIABLE, raising=False)
+        yield

@@ -14,6 +14,7 @@ from .commands import (
     showmigrations,
 )
 from .exceptions import CommandError
+from .hookspecs import hookimpl
 from .output import Progress, StreamProgress
 from .settings import Settings
 
@@ -26,6 +27,7 @@ __all__ = [
     "current",
     "heads",
     "history",
+    "hookimpl",
     "makemigrations",
     "migrate",
     "showmigrations",

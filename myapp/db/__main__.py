@@ -8,6 +8,8 @@ Exit status: 0 success, 1 a ``--check`` found something, 2 bad input or a failur
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import sys
 import traceback
@@ -113,8 +115,28 @@ def cmd_makemigrations(args) -> int:
     return 0
 
 
+def cmd_refresh(args) -> int:
+    commands.refresh(_settings(args), args.names, concurrently=args.concurrently, progress=_progress(args))
+    return 0
+
+
 def cmd_embedded(args) -> int:
     _out(commands.embedded(args.action))
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    found = commands.plugins()
+    if args.json:
+        _out(json.dumps([dataclasses.asdict(p) for p in found], indent=2))
+        return 0
+    for p in found:
+        name = p.name if p.builtin else f"{p.name} = {p.entry_point}"
+        tags = [f"{p.distribution} {p.version}"] + ["built-in"] * p.builtin + ["disabled"] * p.disabled
+        _out(
+            f"{name} ({', '.join(tags)}): hooks: {', '.join(p.hooks) or '-'}; "
+            f"operations: {', '.join(p.operations) or '-'}"
+        )
     return 0
 
 
@@ -170,6 +192,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--empty", action="store_true", help="write an empty revision to fill in by hand")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 and list the changes if the models and migrations disagree")
+
+    p = add("plugins", cmd_plugins,
+            "List every plugin: distribution and version, entry point, hooks and operations.")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+
+    p = add("refresh", cmd_refresh, "Refresh materialized views (all, or NAMEs) in dependency order.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="name or schema.name (default: all)")
+    p.add_argument("--concurrently", action="store_true",
+                   help="REFRESH ... CONCURRENTLY where a unique index allows it")
 
     p = add("embedded", cmd_embedded, "Show the status of, or stop, the embedded PostgreSQL server.")
     p.add_argument("action", nargs="?", default="status", choices=["status", "stop"])

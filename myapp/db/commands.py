@@ -15,10 +15,9 @@ import sysconfig
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import sqlalchemy as sa
-from alembic.autogenerate import RevisionContext
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
@@ -26,7 +25,9 @@ from alembic.util import rev_id
 from sqlalchemy.engine import Connection
 
 from . import embedded as embedded_server
-from . import executor, loader, runner
+from . import ddl_objects as ddl
+from . import dependents, executor, loader, registry, runner
+from . import plugins as plugin_manager
 from .exceptions import CommandError
 from .executor import Plan
 from .output import Progress
@@ -47,6 +48,12 @@ def _metadata():
     from myapp.models import metadata
 
     return metadata
+
+
+def _objects():
+    from myapp.db.objects import registry as app_registry
+
+    return list(app_registry)
 
 
 # -- bootstrap ---------------------------------------------------------------
@@ -83,10 +90,12 @@ def bootstrap(database: Database = None, *, progress: Optional[Progress] = None)
             )
         started = time.perf_counter()
         metadata.create_all(conn)
+        created = registry.create_all(conn, _objects())
         MigrationContext.configure(conn).stamp(script, "heads")
         new_heads = executor.current_heads(conn)
         progress.note(
-            f"Created {len(metadata.tables)} tables and stamped {', '.join(new_heads)} (head) "
+            f"Created {len(metadata.tables)} tables and {len(created)} views, functions and "
+            f"materialized views; stamped {', '.join(new_heads)} (head) "
             f"in {(time.perf_counter() - started) * 1000:.0f} ms"
         )
     return new_heads
@@ -266,6 +275,8 @@ def makemigrations(
         sc = script.generate_revision(rev_id(), message.strip(), head="head")
         return MakeMigrationsResult(path=sc.path)
 
+    from alembic.autogenerate import RevisionContext  # only this command needs it
+
     cfg = loader.config(settings.migrations_dir)
     command_args = dict(
         message=message, autogenerate=True, sql=False, head="head", splice=False,
@@ -321,6 +332,60 @@ def describe_diff(diff) -> str:
     return repr(diff)
 
 
+# -- refresh -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshStep:
+    """One materialized view to refresh, as progress shows it."""
+
+    name: str
+    concurrently: bool
+
+    def __str__(self) -> str:
+        return f"Refreshing {self.name}{' concurrently' if self.concurrently else ''}"
+
+
+def refresh(
+    database: Database = None,
+    names: Sequence[str] = (),
+    *,
+    concurrently: bool = False,
+    progress: Optional[Progress] = None,
+) -> List[RefreshStep]:
+    """Refresh materialized views (all, or NAMEs) in dependency order, in one transaction.
+
+    :param names: views to refresh, as ``name`` or ``schema.name``; default all.
+    :param concurrently: use REFRESH ... CONCURRENTLY for views whose unique index allows it.
+    """
+    settings, progress = _settings(database), progress or Progress()
+    done = []
+    with runner.connection(settings, progress, lock=True) as conn, runner.transaction(conn):
+        views = dependents.materialized_views(conn)
+        if names:
+            wanted = set(names)
+            chosen = [v for v in views if {v.name, f"{v.schema}.{v.name}"} & wanted]
+            missing = wanted - {n for v in chosen for n in (v.name, f"{v.schema}.{v.name}")}
+            if missing:
+                known = ", ".join(f"{v.schema}.{v.name}" for v in views) or "none"
+                raise CommandError(
+                    f"no materialized view named {', '.join(sorted(missing))}; the database has: {known}"
+                )
+            views = chosen
+        for view in views:
+            # CONCURRENTLY needs a unique index and a populated view.
+            unique = any(" UNIQUE INDEX " in sql for _, sql in view.indexes)
+            step = RefreshStep(f"{view.schema}.{view.name}", concurrently and unique and view.populated)
+            progress.step_start(step)
+            started = time.perf_counter()
+            conn.execute(ddl.RefreshMaterializedView(view.schema, view.name, concurrently=step.concurrently))
+            progress.step_done(step, (time.perf_counter() - started) * 1000)
+            done.append(step)
+    if not done:
+        progress.note("No materialized views to refresh.")
+    return done
+
+
 # -- embedded server ---------------------------------------------------------
 
 
@@ -334,3 +399,15 @@ def embedded(action: str = "status", *, data_dir: Optional[Path] = None) -> str:
         running = (data_dir / "postmaster.pid").exists()
         return f"{'running' if running else 'not running'}: data directory {data_dir}"
     raise CommandError(f"unknown action {action!r} for embedded: use 'status' or 'stop'")
+
+
+# -- plugins -----------------------------------------------------------------
+
+
+def plugins() -> List[plugin_manager.Plugin]:
+    """List every plugin: distribution and version, entry point, hooks and operations.
+
+    Built-ins come first, then the ``myapp.db.plugins`` entry points by name;
+    disabled ones are listed too. A broken plugin raises `CommandError`.
+    """
+    return plugin_manager.load().plugins

@@ -6,6 +6,7 @@ The executor never prints: it reports each step to a `Progress` and raises
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError as AlembicCommandError
 
-from . import loader
+from . import loader, plugins
 from .exceptions import CommandError
 from .output import Progress
 
@@ -39,6 +40,9 @@ class Step:
             return "Faking" if self.upgrade else "Faking unapply of"
         return "Applying" if self.upgrade else "Unapplying"
 
+    def __str__(self) -> str:
+        return f"{self.verb} {self.revision} ({self.message})"
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -49,7 +53,7 @@ class Plan:
     destination: str
     alembic_steps: tuple
 
-    @property
+    @functools.cached_property  # read once per applied revision: build it once
     def steps(self) -> List[Step]:
         return [
             Step(s.revision.revision, s.revision.doc or "", self.upgrade)
@@ -120,10 +124,13 @@ def applied_revisions(script: ScriptDirectory, heads: Heads) -> set:
 
 
 def _db_message(exc: BaseException) -> str:
+    """The first line of what went wrong: the database's message, ours, or the exception's."""
     orig = getattr(exc, "orig", None) or exc
     lines = [line for line in str(orig).strip().splitlines() if line.strip()]
     text = lines[0] if lines else ""
-    return f"{type(orig).__name__}: {text}" if not hasattr(exc, "orig") else text
+    if hasattr(exc, "orig") or isinstance(exc, CommandError):
+        return text
+    return f"{type(orig).__name__}: {text}"
 
 
 def run(
@@ -147,7 +154,7 @@ def run(
     def migrations_fn(rev, context):
         state["plan"] = plan(script, tuple(rev), target)
         start_next()
-        return list(state["plan"].alembic_steps)
+        return plugins.hooked_steps(context, state["plan"])
 
     def on_version_apply(ctx, step, heads, run_args):
         elapsed = (time.perf_counter() - state["started"]) * 1000
@@ -164,13 +171,12 @@ def run(
     try:
         with EnvironmentContext(cfg, script, fn=migrations_fn):
             script.run_env()
-    except CommandError:
-        raise
     except Exception as exc:
         p = state["plan"]
         if p is None or state["done"] >= len(p.steps):
             raise
         failed = p.steps[state["done"]]
+        progress.step_failed(failed)
         if per_step_commit:
             left = p.steps[state["done"] - 1] if state["done"] else None
             if left is None:
@@ -205,6 +211,7 @@ def fake(migrations_dir: str, conn, target: str, progress: Progress) -> Plan:
 
 def render_sql(migrations_dir: str, target: str, start: Optional[str] = None) -> Tuple[Plan, str]:
     """Return the plan and the SQL that would move a database at ``start`` to ``target``."""
+    plugins.load()
     script = loader.scripts(migrations_dir)
     heads: Heads = ()
     if start and start not in ("base", "zero"):
@@ -219,7 +226,7 @@ def render_sql(migrations_dir: str, target: str, start: Optional[str] = None) ->
     with EnvironmentContext(
         cfg,
         script,
-        fn=lambda rev, context: list(p.alembic_steps),
+        fn=lambda rev, context: plugins.hooked_steps(context, p),
         as_sql=True,
         starting_rev=heads[0] if heads else None,
         destination_rev=p.destination,

@@ -15,6 +15,17 @@ _USER_SCHEMAS = (
     " AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'"
 )
 
+
+
+def _acl(column: str) -> str:
+    """SQL for an ACL as a sorted array of 'grantee privilege grantable' (NULL: defaults)."""
+    return f"""(SELECT array_agg(a ORDER BY a) FROM (
+                   SELECT concat_ws(' ', CASE WHEN x.grantee = 0 THEN 'PUBLIC'
+                                              ELSE pg_get_userbyid(x.grantee) END,
+                                    x.privilege_type, x.is_grantable) AS a
+                   FROM aclexplode({column}) x) acl)"""
+
+
 _QUERIES = {
     # (schema, table, position, column, type, not null, default); the position
     # counts live columns only, since a dropped column keeps its attnum.
@@ -50,11 +61,44 @@ _QUERIES = {
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {_USER_SCHEMAS}
         ORDER BY 1, 2""",
+    "views": f"""
+        SELECT n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid), c.relispopulated
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('v', 'm') AND {_USER_SCHEMAS}
+        ORDER BY 1, 2""",
+    "functions": f"""
+        SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
+               pg_get_functiondef(p.oid)
+        FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.prokind = 'f' AND {_USER_SCHEMAS}
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                          AND d.objid = p.oid AND d.deptype = 'e')
+        ORDER BY 1, 2, 3""",
+    # (schema, object, owner, sorted privileges or NULL for the defaults, comment)
+    "privileges": f"""
+        SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner),
+               {_acl('c.relacl')},
+               obj_description(c.oid, 'pg_class')
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {_USER_SCHEMAS}
+        UNION ALL
+        SELECT n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+               pg_get_userbyid(p.proowner),
+               {_acl('p.proacl')},
+               obj_description(p.oid, 'pg_proc')
+        FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.prokind = 'f' AND {_USER_SCHEMAS}
+        ORDER BY 1, 2""",
 }
 
 
 def schema_snapshot(conn) -> Dict[str, List[Tuple]]:
-    """Return tables, columns (in order, with types, nullability, defaults), indexes and constraints."""
+    """Return relations, columns (in order, with types, nullability, defaults), indexes,
+    constraints, view and function definitions, owners, privileges and comments."""
     return {
         name: [tuple(row) for row in conn.execute(sa.text(query))]
         for name, query in _QUERIES.items()

@@ -20,10 +20,13 @@ class Progress:
         """Another process holds the migration lock; this one waits for it."""
 
     def step_start(self, step) -> None:
-        """A revision is about to be applied (or unapplied, or faked)."""
+        """A step (a revision to apply, unapply or fake; a view to refresh) begins; str(step) says which."""
 
     def step_done(self, step, elapsed_ms: float) -> None:
-        """The revision announced by `step_start` finished."""
+        """The step announced by `step_start` finished."""
+
+    def step_failed(self, step) -> None:
+        """The step announced by `step_start` failed (the error follows)."""
 
     def note(self, message: str) -> None:
         """A line of information, such as "No migrations to apply."."""
@@ -48,10 +51,13 @@ class StreamProgress(Progress):
         self._write(f"Waiting for the migration lock{who}...")
 
     def step_start(self, step):
-        self._write(f"  {step.verb} {step.revision} ({step.message})...", end="")
+        self._write(f"  {step}...", end="")
 
     def step_done(self, step, elapsed_ms):
-        self._write(" FAKED" if step.fake else f" OK {elapsed_ms:.0f} ms")
+        self._write(" FAKED" if getattr(step, "fake", False) else f" OK {elapsed_ms:.0f} ms")
+
+    def step_failed(self, step):
+        self._write(" FAILED")
 
     def note(self, message):
         self._write(message)

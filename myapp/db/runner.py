@@ -8,7 +8,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import embedded
+from . import embedded, plugins
 from .exceptions import CommandError
 from .output import Progress
 from .settings import Settings
@@ -49,6 +49,7 @@ def connection(settings: Settings, progress: Progress, *, lock: bool = False) ->
     ``--step`` migration makes, and is released in ``finally`` (or by the
     server, should this process die).
     """
+    plugins.load()  # a broken plugin stops the command before it touches the database
     progress.database(describe(settings))
     if settings.connection is not None:
         conn, owned = settings.connection, False

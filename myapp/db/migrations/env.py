@@ -8,6 +8,7 @@ migrates at start-up keeps its own.
 
 from alembic import context
 
+import myapp.db.toimpl  # noqa: F401  (registers op.create_replaceable_object and friends)
 from myapp.models import metadata
 
 config = context.config
@@ -20,7 +21,10 @@ options = dict(
 )
 
 if context.is_offline_mode():
-    context.configure(dialect_name="postgresql", literal_binds=True, **options)
+    # paramstyle "named": percent signs in definitions stay single in the SQL printed.
+    context.configure(
+        dialect_name="postgresql", dialect_opts={"paramstyle": "named"}, literal_binds=True, **options
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

@@ -1,7 +1,19 @@
-"""The app's replaceable objects (views, functions, materialized views).
+"""The app's replaceable objects, as they are now: one module per topic, one registry.
 
-The registry is empty until replaceable objects land (see docs/decisions.md);
-``registry`` is the iterable, name-indexed collection later code fills.
+Revisions keep their own frozen copies of the versions they create or
+replace; this registry is what `bootstrap` creates and what the latest
+revisions must add up to.
 """
 
-registry = ()
+from myapp.db.registry import Registry
+
+from . import geo, stations, summaries
+
+registry = Registry(
+    [
+        stations.station_positions,
+        stations.active_station_positions,
+        geo.distance_km,
+        summaries.daily_observations,
+    ]
+)

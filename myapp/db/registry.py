@@ -1,0 +1,82 @@
+"""The registry: the app's current replaceable objects, and creating them all in dependency order."""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+
+import sqlalchemy as sa
+
+from .exceptions import CommandError
+from .replaceable import ReplaceableMatview, ReplaceableObject
+
+
+class Registry:
+    """An ordered collection of replaceable objects, iterable and looked up by name.
+
+    ``registry["station_positions"]`` or ``registry["reporting.station_positions"]``.
+    """
+
+    def __init__(self, objects: Iterable[ReplaceableObject] = ()):
+        self._objects: Dict[Tuple[str, str, str], ReplaceableObject] = {}
+        for obj in objects:
+            self.add(obj)
+
+    def add(self, obj: ReplaceableObject) -> None:
+        """Add an object; a second object with the same kind, schema and name is an error."""
+        if obj.key in self._objects and self._objects[obj.key] != obj:
+            raise ValueError(f"the registry already has a different {obj.label}")
+        self._objects[obj.key] = obj
+
+    def __iter__(self) -> Iterator[ReplaceableObject]:
+        return iter(self._objects.values())
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def __getitem__(self, name: str) -> ReplaceableObject:
+        schema, _, bare = name.rpartition(".")
+        found = [o for o in self if o.name == bare and (not schema or (o.schema or "") == schema)]
+        if len(found) != 1:
+            raise KeyError(f"{'no' if not found else 'more than one'} object named {name!r}")
+        return found[0]
+
+    def get(self, name: str, default=None) -> Optional[ReplaceableObject]:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name) -> bool:
+        return self.get(name) is not None
+
+    def materialized_views(self) -> List[ReplaceableMatview]:
+        return [o for o in self if isinstance(o, ReplaceableMatview)]
+
+
+def create_all(conn, objects: Iterable[ReplaceableObject]) -> List[ReplaceableObject]:
+    """Create every object, each after those it depends on; return them in creation order.
+
+    The order is found by trying: an object that fails (because what it
+    selects from is not there yet) is retried after the others, each try
+    inside a savepoint. An object that can never be created is an error.
+    """
+    pending, created = list(objects), []
+    while pending:
+        failed = []
+        for obj in pending:
+            savepoint = conn.begin_nested()
+            try:
+                for statement in (obj.create(), *obj.after_create()):
+                    conn.execute(statement)
+            except sa.exc.DBAPIError as exc:
+                savepoint.rollback()
+                failed.append((obj, exc))
+            else:
+                savepoint.commit()
+                created.append(obj)
+        if len(failed) == len(pending):
+            obj, exc = failed[0]
+            message = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise CommandError(f"cannot create {obj.label} from the registry: {message}")
+        pending = [obj for obj, _ in failed]
+    return created

@@ -1,0 +1,194 @@
+"""Replaceable objects: views, functions and materialized views, defined by SQL text.
+
+Such an object cannot be altered in place, only replaced whole. Each class
+is a value object (kind, schema, name, definition) whose `create()` and
+`drop()` return DDL constructs; the operations in `replace_ops` decide when
+to replace, and `dependents` keeps what depends on an object alive across
+the replacement. A new kind (a trigger, a policy) subclasses
+`ReplaceableObject` and implements `create()` and `drop()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from sqlalchemy.sql.ddl import ExecutableDDLElement
+
+from . import ddl_objects as ddl
+
+
+@dataclass(frozen=True)
+class MatviewIndex:
+    """An index declared with a materialized view, created with it at every replacement."""
+
+    name: str
+    columns: Tuple[str, ...]
+    unique: bool = False
+
+    def __init__(self, name: str, columns: Sequence[str], unique: bool = False):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "columns", tuple(columns))
+        object.__setattr__(self, "unique", unique)
+
+
+class ReplaceableObject:
+    """A named schema object defined by SQL text; replaced, never altered.
+
+    :param name: the object's name, created exactly as given (quoted as needed).
+    :param definition: SQL text, emitted unchanged.
+    :param schema: its schema; None means the search path's first schema.
+    :param grants: privileges to grant after creation, ``{"role" or "PUBLIC": ["SELECT"]}``.
+    """
+
+    kind: str = ""
+
+    def __init__(
+        self,
+        name: str,
+        definition: str,
+        *,
+        schema: Optional[str] = None,
+        grants: Optional[Mapping[str, Sequence[str]]] = None,
+    ):
+        if not name:
+            raise ValueError(f"a {self.kind} needs a name")
+        self.name, self.definition, self.schema = name, definition, schema
+        self.grants: Dict[str, Tuple[str, ...]] = {
+            role: tuple(p.upper() for p in privs) for role, privs in (grants or {}).items()
+        }
+
+    # -- identity ---------------------------------------------------------
+
+    @property
+    def arguments(self) -> Optional[str]:
+        """Argument text for kinds that have it (functions); None otherwise."""
+        return None
+
+    @property
+    def key(self) -> Tuple[str, str, str]:
+        """(kind, schema, name): what the registry and comparisons go by."""
+        return (self.kind, self.schema or "", self.name)
+
+    @property
+    def label(self) -> str:
+        """``kind schema.name`` for messages (not for SQL)."""
+        qualified = f"{self.schema}.{self.name}" if self.schema else self.name
+        return f"{self.kind} {qualified}"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._value() == other._value()
+
+    def __hash__(self):
+        return hash(self._value())
+
+    def _value(self):
+        return (self.key, self.arguments, self.definition, tuple(sorted(self.grants.items())))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.name!r}, schema={self.schema!r})"
+
+    # -- DDL --------------------------------------------------------------
+
+    def create(self) -> ExecutableDDLElement:
+        """The CREATE statement."""
+        raise NotImplementedError
+
+    def drop(self) -> ExecutableDDLElement:
+        """The DROP statement (never CASCADE)."""
+        return ddl.DropObject(self.kind, self.schema, self.name, self.arguments)
+
+    def create_or_replace(self) -> Optional[ExecutableDDLElement]:
+        """A CREATE OR REPLACE statement, for kinds PostgreSQL can replace in place; else None."""
+        return None
+
+    def after_create(self) -> List[ExecutableDDLElement]:
+        """Statements that complete a creation: declared grants (and indexes, for matviews)."""
+        return [
+            ddl.Privileges(self.kind, self.schema, self.name, privileges, role, arguments=self.arguments)
+            for role, privileges in sorted(self.grants.items())
+        ]
+
+
+class ReplaceableView(ReplaceableObject):
+    """A view: ``definition`` is its SELECT."""
+
+    kind = "view"
+
+    def create(self):
+        return ddl.CreateView(self.schema, self.name, self.definition)
+
+    def create_or_replace(self):
+        return ddl.CreateView(self.schema, self.name, self.definition, or_replace=True)
+
+
+class ReplaceableFunction(ReplaceableObject):
+    """A function: ``signature`` as ``"name(arg type, ...)"``; ``definition`` the rest
+    of CREATE FUNCTION (``RETURNS ... AS $$ ... $$ LANGUAGE ...``)."""
+
+    kind = "function"
+
+    def __init__(self, signature: str, definition: str, **kw):
+        name, paren, rest = signature.strip().partition("(")
+        if not paren or not rest.rstrip().endswith(")"):
+            raise ValueError(f"function signature {signature!r} must look like name(arg type, ...)")
+        super().__init__(name.strip(), definition, **kw)
+        self._arguments = rest.rstrip()[:-1].strip()
+
+    @property
+    def arguments(self) -> str:
+        return self._arguments
+
+    @property
+    def label(self) -> str:
+        return f"{super().label}({self._arguments})"
+
+    def create(self):
+        return ddl.CreateFunction(self.schema, self.name, self._arguments, self.definition)
+
+    def create_or_replace(self):
+        return ddl.CreateFunction(
+            self.schema, self.name, self._arguments, self.definition, or_replace=True
+        )
+
+
+class ReplaceableMatview(ReplaceableObject):
+    """A materialized view; ``indexes`` are created with it and survive every replacement."""
+
+    kind = "materialized view"
+
+    def __init__(
+        self,
+        name: str,
+        definition: str,
+        *,
+        indexes: Iterable[MatviewIndex] = (),
+        with_data: bool = True,
+        **kw,
+    ):
+        super().__init__(name, definition, **kw)
+        self.indexes = tuple(indexes)
+        self.with_data = with_data
+
+    def _value(self):
+        return super()._value() + (self.indexes, self.with_data)
+
+    @property
+    def unique_index(self) -> bool:
+        """True when REFRESH ... CONCURRENTLY is possible."""
+        return any(index.unique for index in self.indexes)
+
+    def create(self):
+        return ddl.CreateView(
+            self.schema, self.name, self.definition, materialized=True, with_data=self.with_data
+        )
+
+    def after_create(self):
+        indexes = [
+            ddl.CreateIndexOn(self.schema, self.name, ix.name, ix.columns, unique=ix.unique)
+            for ix in self.indexes
+        ]
+        return indexes + super().after_create()
+
+    def refresh(self, concurrently: bool = False) -> ExecutableDDLElement:
+        return ddl.RefreshMaterializedView(self.schema, self.name, concurrently=concurrently)

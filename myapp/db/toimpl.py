@@ -1,0 +1,118 @@
+"""What the replaceable-object operations do to a database (their data is in `ops`)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+
+from . import ddl_objects as ddl
+from . import dependents
+from .exceptions import CommandError
+from .ops import (
+    CreateReplaceableObjectOp,
+    DropReplaceableObjectOp,
+    RefreshMaterializedViewOp,
+    ReplaceReplaceableObjectOp,
+)
+from .replaceable import ReplaceableMatview, ReplaceableObject
+
+
+def _run(operations: Operations, statements) -> None:
+    for statement in statements:
+        operations.execute(statement)
+
+
+def _declared_grants(obj: ReplaceableObject):
+    return [(role, privilege) for role, privileges in obj.grants.items() for privilege in privileges]
+
+
+def _message(exc: sa.exc.DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+
+
+@Operations.implementation_for(CreateReplaceableObjectOp)
+def create_replaceable_object(operations, operation):
+    obj = operation.target
+    _run(operations, [obj.create(), *obj.after_create()])
+
+
+@Operations.implementation_for(DropReplaceableObjectOp)
+def drop_replaceable_object(operations, operation):
+    obj = operation.target
+    if not operations.get_context().as_sql:
+        conn = operations.get_bind()
+        found = dependents.find(conn, obj.kind, obj.schema, obj.name, obj.arguments)
+        below = dependents.dependents(conn, found) if found else []
+        if below:
+            raise CommandError(
+                f"cannot drop {obj.label}: {', '.join(d.label for d in below)} "
+                "depend on it; drop or replace them first"
+            )
+    operations.execute(obj.drop())
+
+
+def _replace_in_place(operations, conn, new: ReplaceableObject, old: ReplaceableObject) -> bool:
+    """CREATE OR REPLACE when PostgreSQL accepts it as compatible; True if it did."""
+    statement = new.create_or_replace()
+    if statement is None or new.key != old.key:
+        return False
+    count = sa.text(
+        "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE p.proname = :name AND n.nspname = coalesce(:schema, current_schema())"
+    )
+    params = {"name": new.name, "schema": new.schema}
+    before = conn.scalar(count, params) if new.kind == "function" else None
+    savepoint = conn.begin_nested()
+    try:
+        operations.execute(statement)
+    except sa.exc.DBAPIError:
+        # Columns renamed, reordered or retyped; a different return type: not compatible.
+        savepoint.rollback()
+        return False
+    if before is not None and conn.scalar(count, params) != before:
+        savepoint.rollback()  # other argument types made an overload, not a replacement
+        return False
+    savepoint.commit()
+    _run(operations, new.after_create())
+    return True
+
+
+@Operations.implementation_for(ReplaceReplaceableObjectOp)
+def replace_replaceable_object(operations, operation):
+    new, old = operation.new, operation.old
+    if operations.get_context().as_sql:
+        operations.execute(
+            ddl.Comment(
+                f"{new.label}: plain DROP and CREATE offline; dependents, privileges, owner\n"
+                "and comment are read from the catalog only when migrating online."
+            )
+        )
+        _run(operations, [old.drop(), new.create(), *new.after_create()])
+        return
+    conn = operations.get_bind()
+    if _replace_in_place(operations, conn, new, old):
+        return
+    current = dependents.find(conn, old.kind, old.schema, old.name, old.arguments)
+    if current is None:
+        raise CommandError(f"cannot replace {old.label}: it is not in the database")
+    below = dependents.dependents(conn, current)
+    _run(operations, [d.drop() for d in reversed(below)])
+    operations.execute(current.drop())
+    _run(operations, [new.create(), *new.after_create()])
+    declared = [ix.name for ix in new.indexes] if isinstance(new, ReplaceableMatview) else []
+    _run(operations, current.restore(new, skip_indexes=declared, grants=_declared_grants(new)))
+    for dependent in below:
+        try:
+            _run(operations, dependent.recreate())
+        except sa.exc.DBAPIError as exc:
+            raise CommandError(
+                f"cannot recreate {dependent.label}, which depends on {new.label}, "
+                f"after replacing it: {_message(exc)}; replace {dependent.name} in the same revision"
+            ) from None
+
+
+@Operations.implementation_for(RefreshMaterializedViewOp)
+def refresh_materialized_view(operations, operation):
+    operations.execute(
+        ddl.RefreshMaterializedView(operation.schema, operation.name, concurrently=operation.concurrently)
+    )
