@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.operations import Operations
 
 from myapp.db import hookspecs, plugins
@@ -148,16 +149,38 @@ def test_hook_register_operations(site, cli):
     assert not hasattr(Operations, "note") and not hasattr(Operations, "shout")
 
 
-def test_hook_replaceable_objects(site):
-    site.add("objects", """\
-        from myapp.db import hookimpl
+OBJECTS_PLUGIN = """\
+from myapp.db import hookimpl
+from myapp.db.replaceable import ReplaceableFunction, ReplaceableView
 
-        @hookimpl
-        def replaceable_objects():
-            return iter(["view one", "function two"])
-        """)
+@hookimpl
+def replaceable_objects():
+    return iter([
+        ReplaceableView("network_names", "SELECT name FROM networks"),
+        ReplaceableFunction("one()", "RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$"),
+    ])
+"""
+
+
+def test_hook_replaceable_objects(site):
+    site.add("objects", OBJECTS_PLUGIN)
     site.add("more", "from myapp.db import hookimpl\n\n@hookimpl\ndef replaceable_objects():\n    return None\n")
-    assert plugins.load().objects == ["view one", "function two"]
+    assert [o.name for o in plugins.load().objects] == ["network_names", "one"]
+
+
+def test_bootstrap_creates_objects_from_plugins(site, cli, db_url, engine_for):
+    site.add("objects", OBJECTS_PLUGIN)
+    result = cli("bootstrap", "--url", db_url)
+    assert result.status == 0, result
+    with engine_for(db_url).connect() as conn:
+        assert conn.scalar(sa.text("SELECT one()")) == 1
+        assert conn.scalar(sa.text("SELECT to_regclass('network_names')")) is not None
+
+
+def test_hook_replaceable_objects_must_return_objects(site, cli):
+    site.add("objects", "from myapp.db import hookimpl\n\n@hookimpl\ndef replaceable_objects():\n    return ['a view']\n")
+    result = cli("plugins")
+    assert result.status == 2 and "'a view' from hook replaceable_objects" in result.err
 
 
 RUN_HOOKS_PLUGIN = """\
@@ -404,5 +427,6 @@ def test_plugins_json(site, cli):
         """add_column_if_not_exists create_index_if_not_exists create_schema_if_not_exists
         create_table_if_not_exists drop_column_if_exists drop_constraint_if_exists drop_index_if_exists
         drop_schema_if_exists drop_table_if_exists grant_privileges reset_role revoke_privileges
-        set_role""".split()
+        set_role create_replaceable_object drop_replaceable_object replace_replaceable_object
+        refresh_materialized_view""".split()
     )

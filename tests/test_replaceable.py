@@ -10,9 +10,8 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.dialects import postgresql
 
-import myapp.db.toimpl  # noqa: F401  (registers the operations)
 from dbhelpers import HEAD, REVISIONS, snapshot
-from myapp.db import ddl_objects as ddl
+from myapp.db import ddl, plugins
 from myapp.db.exceptions import CommandError
 from myapp.db.objects import registry
 from myapp.db.ops import ReplaceReplaceableObjectOp
@@ -50,7 +49,7 @@ def test_names_are_quoted_definitions_pass_through():
 
 def test_unknown_privilege_and_bad_signature_are_refused():
     with pytest.raises(ValueError, match="privilege"):
-        ReplaceableView("v", "SELECT 1", grants={"r": ["SELECT; DROP"]}).after_create()
+        ReplaceableView("v", "SELECT 1", grants={"r": ["SELECT; DROP"]})
     with pytest.raises(ValueError, match="signature"):
         ReplaceableFunction("no_parentheses", "RETURNS int")
 
@@ -101,6 +100,7 @@ def conn(head_url, engine_for):
 
 @pytest.fixture
 def op(conn):
+    plugins.load()  # the built-in plugins register the operations
     return Operations(MigrationContext.configure(conn))
 
 

@@ -24,9 +24,8 @@ from alembic.script import Script
 from alembic.util import rev_id
 from sqlalchemy.engine import Connection
 
+from . import ddl, dependents, executor, loader, registry, runner
 from . import embedded as embedded_server
-from . import ddl_objects as ddl
-from . import dependents, executor, loader, registry, runner
 from . import plugins as plugin_manager
 from .exceptions import CommandError
 from .executor import Plan
@@ -51,9 +50,10 @@ def _metadata():
 
 
 def _objects():
+    """The app's registry, then what plugins contribute."""
     from myapp.db.objects import registry as app_registry
 
-    return list(app_registry)
+    return [*app_registry, *plugin_manager.load().objects]
 
 
 # -- bootstrap ---------------------------------------------------------------

@@ -3,7 +3,7 @@
 Each construct carries names only and is rendered by a ``@compiles(...,
 "postgresql")`` visitor: every name goes through the dialect's
 `IdentifierPreparer` (quoted when it must be, embedded quotes doubled), and
-what the caller hands over as SQL text (a function's argument types) is
+what the caller hands over as SQL text (view and function definitions, a function's argument types) is
 emitted unchanged. Statements SQLAlchemy already compiles with IF [NOT]
 EXISTS (`CreateSchema`, `DropSchema`, `CreateTable`, `CreateIndex`) are used
 from `sqlalchemy.schema` as they are.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Iterable, List, Optional, Tuple, Union
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import DDLElement
 
@@ -23,12 +23,18 @@ PRIVILEGES = frozenset(
      "MAINTAIN", "EXECUTE", "USAGE", "ALL", "ALL PRIVILEGES"}
 )
 #: The object kinds GRANT and REVOKE handle here, and their keyword (a view is a TABLE to GRANT).
-OBJECT_KINDS = {"table": "TABLE", "view": "TABLE", "function": "FUNCTION"}
+OBJECT_KINDS = {"table": "TABLE", "view": "TABLE", "materialized view": "TABLE", "function": "FUNCTION"}
 
 
 def _qualified(compiler, name: str, schema: Optional[str]) -> str:
     preparer = compiler.preparer
     return (preparer.quote_schema(schema) + "." if schema else "") + preparer.quote(name)
+
+
+def sql_text(compiler, text: str) -> str:
+    """SQL text as the driver must receive it: '%' doubled for format-style drivers (psycopg2)."""
+    text = text.strip().rstrip(";")
+    return text.replace("%", "%%") if compiler.preparer._double_percents else text
 
 
 def _flag(on: bool, text: str) -> str:
@@ -205,3 +211,164 @@ def _grant(element, compiler, **kw):
 def _revoke(element, compiler, **kw):
     what, roles = _privileges_clause(element, compiler)
     return f"REVOKE {what} FROM {roles}"
+
+
+# -- views, functions and materialized views (replaceable objects) -----------
+
+# The keyword that names each kind of object in DDL.
+KEYWORDS = {
+    "view": "VIEW",
+    "materialized view": "MATERIALIZED VIEW",
+    "function": "FUNCTION",
+    "table": "TABLE",
+}
+
+
+def sql_text(compiler, text: str) -> str:
+    """SQL text as the driver must receive it: '%' doubled for format-style drivers (psycopg2)."""
+    text = text.strip().rstrip(";")
+    return text.replace("%", "%%") if compiler.preparer._double_percents else text
+
+
+class ObjectDDL(DDLElement):
+    """Base for statements about one named object; carries names, not SQL."""
+
+    inherit_cache = False
+
+    def __init__(self, kind: str, schema: Optional[str], name: str, arguments: Optional[str] = None):
+        self.kind, self.schema, self.name, self.arguments = kind, schema, name, arguments
+
+
+def _name(element, compiler) -> str:
+    name = _qualified(compiler, element.name, element.schema)
+    if element.kind == "function":
+        return f"{name}({sql_text(compiler, element.arguments or '')})"
+    return name
+
+
+def _target(element, compiler) -> str:
+    return f"{KEYWORDS[element.kind]} {_name(element, compiler)}"
+
+
+class CreateView(ObjectDDL):
+    def __init__(self, schema, name, definition: str, *, or_replace=False, materialized=False, with_data=True):
+        super().__init__("materialized view" if materialized else "view", schema, name)
+        self.definition, self.or_replace, self.with_data = definition, or_replace, with_data
+
+
+@compiles(CreateView, "postgresql")
+def _create_view(element, compiler, **kw):
+    head = "CREATE OR REPLACE" if element.or_replace else "CREATE"
+    body = sql_text(compiler, element.definition)
+    tail = ""
+    if element.kind == "materialized view":
+        tail = " WITH DATA" if element.with_data else " WITH NO DATA"
+    return f"{head} {_target(element, compiler)} AS {body}{tail}"
+
+
+class CreateFunction(ObjectDDL):
+    def __init__(self, schema, name, arguments: str, definition: str, *, or_replace=False):
+        super().__init__("function", schema, name, arguments)
+        self.definition, self.or_replace = definition, or_replace
+
+
+@compiles(CreateFunction, "postgresql")
+def _create_function(element, compiler, **kw):
+    head = "CREATE OR REPLACE" if element.or_replace else "CREATE"
+    return f"{head} {_target(element, compiler)} {sql_text(compiler, element.definition)}"
+
+
+class DropObject(ObjectDDL):
+    def __init__(self, kind, schema, name, arguments=None, *, if_exists=False):
+        super().__init__(kind, schema, name, arguments)
+        self.if_exists = if_exists
+
+
+@compiles(DropObject, "postgresql")
+def _drop(element, compiler, **kw):
+    exists = "IF EXISTS " if element.if_exists else ""
+    return f"DROP {KEYWORDS[element.kind]} {exists}{_name(element, compiler)}"
+
+
+class RefreshMaterializedView(ObjectDDL):
+    def __init__(self, schema, name, *, concurrently=False):
+        super().__init__("materialized view", schema, name)
+        self.concurrently = concurrently
+
+
+@compiles(RefreshMaterializedView, "postgresql")
+def _refresh(element, compiler, **kw):
+    how = "CONCURRENTLY " if element.concurrently else ""
+    return f"REFRESH MATERIALIZED VIEW {how}{_qualified(compiler, element.name, element.schema)}"
+
+
+class CreateIndexOn(ObjectDDL):
+    """CREATE [UNIQUE] INDEX name ON relation (columns): for materialized views."""
+
+    def __init__(self, schema, relation, index_name, columns: Sequence[str], *, unique=False):
+        super().__init__("materialized view", schema, relation)
+        self.index_name, self.columns, self.unique = index_name, tuple(columns), unique
+
+
+@compiles(CreateIndexOn, "postgresql")
+def _create_index(element, compiler, **kw):
+    preparer = compiler.preparer
+    columns = ", ".join(preparer.quote(c) for c in element.columns)
+    unique = "UNIQUE " if element.unique else ""
+    return (
+        f"CREATE {unique}INDEX {preparer.quote(element.index_name)} "
+        f"ON {_qualified(compiler, element.name, element.schema)} ({columns})"
+    )
+
+
+class SetComment(ObjectDDL):
+    def __init__(self, kind, schema, name, comment: Optional[str], arguments=None):
+        super().__init__(kind, schema, name, arguments)
+        self.comment = comment
+
+
+@compiles(SetComment, "postgresql")
+def _comment(element, compiler, **kw):
+    value = "NULL" if element.comment is None else compiler.sql_compiler.render_literal_value(
+        element.comment, Text()
+    )
+    return f"COMMENT ON {_target(element, compiler)} IS {value}"
+
+
+class SetOwner(ObjectDDL):
+    def __init__(self, kind, schema, name, owner: str, arguments=None):
+        super().__init__(kind, schema, name, arguments)
+        self.owner = owner
+
+
+@compiles(SetOwner, "postgresql")
+def _owner(element, compiler, **kw):
+    return f"ALTER {_target(element, compiler)} OWNER TO {compiler.preparer.quote(element.owner)}"
+
+
+class CatalogDefinition(DDLElement):
+    """A complete statement PostgreSQL itself produced (pg_get_functiondef, pg_get_indexdef)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: str):
+        self.statement = statement
+
+
+@compiles(CatalogDefinition, "postgresql")
+def _catalog(element, compiler, **kw):
+    return sql_text(compiler, element.statement)
+
+
+class Comment(DDLElement):
+    """An SQL comment in offline output, e.g. to say what could not be done without a database."""
+
+    inherit_cache = False
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+@compiles(Comment, "postgresql")
+def _sql_comment(element, compiler, **kw):
+    return "\n".join(f"-- {line}" for line in element.text.splitlines())

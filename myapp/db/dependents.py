@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 
-from . import ddl_objects as ddl
+from . import ddl
 
 _KINDS = {"v": "view", "m": "materialized view", "f": "function"}
 
@@ -29,6 +29,11 @@ _RELATION = sa.text(
                        CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
                        a.privilege_type, a.is_grantable))
               FROM aclexplode(c.relacl) a) AS acl,
+           (SELECT json_agg(json_build_array(
+                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+                       a.privilege_type, a.is_grantable))
+              FROM aclexplode(acldefault('r', c.relowner)) a) AS default_acl,
+           c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned_by_me,
            (SELECT json_agg(json_build_array(ic.relname, pg_get_indexdef(i.indexrelid)) ORDER BY ic.relname)
               FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
              WHERE i.indrelid = c.oid) AS indexes
@@ -48,6 +53,11 @@ _FUNCTION = sa.text(
                        CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
                        a.privilege_type, a.is_grantable))
               FROM aclexplode(p.proacl) a) AS acl,
+           (SELECT json_agg(json_build_array(
+                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+                       a.privilege_type, a.is_grantable))
+              FROM aclexplode(acldefault('f', p.proowner)) a) AS default_acl,
+           p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned_by_me,
            NULL::json AS indexes,
            pg_get_function_identity_arguments(p.oid) AS arguments
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -94,6 +104,8 @@ class Captured:
     owner: str
     comment: Optional[str]
     acl: Optional[List[Tuple[str, str, bool]]]  # None: default privileges
+    default_acl: List[Tuple[str, str, bool]]  # what None means, for this kind and owner
+    owned_by_me: bool  # owned by the role running the migration: no ALTER OWNER needed
     indexes: List[Tuple[str, str]] = field(default_factory=list)  # (name, CREATE INDEX ...)
     arguments: Optional[str] = None
 
@@ -127,25 +139,32 @@ class Captured:
             (onto.kind, onto.schema or self.schema, onto.name, onto.arguments) if onto
             else (self.kind, self.schema, self.name, self.arguments)
         )
-
-        def privileges(privilege, grantee, **kw):
-            return ddl.Privileges(kind, schema, name, [privilege], grantee, arguments=arguments, **kw)
-
+        target = dict(schema=schema, kind=kind, arguments=arguments)
         statements = [ddl.CatalogDefinition(sql) for ix, sql in self.indexes if ix not in skip_indexes]
-        statements.append(ddl.SetOwner(kind, schema, name, self.owner, arguments))
-        wanted = {(grantee, privilege): False for grantee, privilege in grants}
-        if self.acl is not None:
-            wanted.update({(g, p): bool(option) for g, p, option in self.acl})
-            for role in sorted({g for g, _ in wanted} | {"PUBLIC", self.owner}):
-                statements.append(privileges("ALL", role, revoke=True))
-        for (grantee, privilege), option in sorted(wanted.items()):
-            statements.append(privileges(privilege, grantee, grant_option=option))
+        if not self.owned_by_me:
+            statements.append(ddl.SetOwner(kind, schema, name, self.owner, arguments))
+        # A new object starts with the default privileges: revoke and grant only the difference.
+        defaults = set(self.default_acl)
+        wanted = set(defaults if self.acl is None else self.acl)
+        wanted |= {(grantee, privilege, False) for grantee, privilege in grants}
+        for (grantee, _), privileges in _by_grantee(defaults - wanted).items():
+            statements.append(ddl.Revoke(privileges, name, grantee, **target))
+        for (grantee, option), privileges in _by_grantee(wanted - defaults).items():
+            statements.append(ddl.Grant(privileges, name, grantee, grant_option=option, **target))
         if self.comment is not None:
             statements.append(ddl.SetComment(kind, schema, name, self.comment, arguments))
         return statements
 
     def recreate(self) -> list:
+        """Everything that puts this object back after a drop."""
         return self.create() + self.restore()
+
+
+def _by_grantee(entries) -> Dict[Tuple[str, bool], List[str]]:
+    grouped: Dict[Tuple[str, bool], List[str]] = {}
+    for grantee, privilege, option in sorted(entries):
+        grouped.setdefault((grantee, bool(option)), []).append(privilege)
+    return grouped
 
 
 def _load(conn, kind_oids: Dict[str, List[int]]) -> Dict[int, Captured]:
@@ -164,6 +183,8 @@ def _load(conn, kind_oids: Dict[str, List[int]]) -> Dict[int, Captured]:
                 owner=row["owner"],
                 comment=row["comment"],
                 acl=[tuple(a) for a in _json(row["acl"])] if row["has_acl"] else None,
+                default_acl=[tuple(a) for a in _json(row["default_acl"])],
+                owned_by_me=row["owned_by_me"],
                 indexes=[tuple(i) for i in _json(row["indexes"])],
                 arguments=row.get("arguments"),
             )

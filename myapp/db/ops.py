@@ -1,6 +1,6 @@
 """Migration operations on replaceable objects, as plain data (their effect is in `toimpl`).
 
-In a revision::
+The built-in plugin `myapp.db.builtins.replaceable` registers them on ``op``:
 
     op.create_replaceable_object(station_positions)
     op.replace_replaceable_object(station_positions, replaces="c4d5e6f7a8b9.station_positions")
@@ -47,31 +47,28 @@ class ReplaceableOp(MigrateOperation):
         return (type(self).__name__, self.target.label)
 
 
-@Operations.register_operation("create_replaceable_object", "invoke_for_target")
 class CreateReplaceableObjectOp(ReplaceableOp):
     """Create a view, function or materialized view (with its indexes and grants)."""
 
     @classmethod
-    def invoke_for_target(cls, operations, target: ReplaceableObject):
+    def create_replaceable_object(cls, operations, target: ReplaceableObject):
         return operations.invoke(cls(target))
 
     def reverse(self):
         return DropReplaceableObjectOp(self.target)
 
 
-@Operations.register_operation("drop_replaceable_object", "invoke_for_target")
 class DropReplaceableObjectOp(ReplaceableOp):
     """Drop an object; refused, naming them, while other objects depend on it."""
 
     @classmethod
-    def invoke_for_target(cls, operations, target: ReplaceableObject):
+    def drop_replaceable_object(cls, operations, target: ReplaceableObject):
         return operations.invoke(cls(target))
 
     def reverse(self):
         return CreateReplaceableObjectOp(self.target)
 
 
-@Operations.register_operation("replace_replaceable_object", "invoke_for_target")
 class ReplaceReplaceableObjectOp(MigrateOperation):
     """Replace ``old`` by ``new``, keeping dependents, privileges, owner and comment."""
 
@@ -79,7 +76,7 @@ class ReplaceReplaceableObjectOp(MigrateOperation):
         self.new, self.old = new, old
 
     @classmethod
-    def invoke_for_target(
+    def replace_replaceable_object(
         cls,
         operations,
         target: ReplaceableObject,
@@ -102,7 +99,6 @@ class ReplaceReplaceableObjectOp(MigrateOperation):
         return ("ReplaceReplaceableObjectOp", self.new.label)
 
 
-@Operations.register_operation("refresh_materialized_view")
 class RefreshMaterializedViewOp(MigrateOperation):
     """REFRESH MATERIALIZED VIEW [CONCURRENTLY]."""
 

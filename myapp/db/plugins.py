@@ -24,6 +24,7 @@ from alembic.operations import Operations
 
 from . import hookspecs
 from .exceptions import CommandError
+from .replaceable import ReplaceableObject
 
 GROUP = "myapp.db.plugins"
 DISABLE_VARIABLE = "MYAPP_DB_DISABLE_PLUGINS"
@@ -35,6 +36,7 @@ BUILTINS = (
     "myapp.db.builtins.roles",
     "myapp.db.builtins.guards",
     "myapp.db.builtins.grants",
+    "myapp.db.builtins.replaceable",
 )
 
 
@@ -182,9 +184,15 @@ class Plugins:
             plugin.operations.append(name)
         for result in self.call("replaceable_objects", plugin=module):
             try:
-                self.objects.extend(result)
+                objects = list(result)
             except Exception as exc:
                 raise plugin.error("failed in hook replaceable_objects", exc) from exc
+            wrong = [o for o in objects if not isinstance(o, ReplaceableObject)]
+            if wrong:
+                raise plugin.error(
+                    f"returned {wrong[0]!r} from hook replaceable_objects, which is not a ReplaceableObject"
+                )
+            self.objects.extend(objects)
 
     def call(self, hook: str, *, plugin: Any = None, **kwargs) -> List[Any]:
         """Call ``hook`` on every plugin (or just ``plugin``); return the results that are not None."""

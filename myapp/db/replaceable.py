@@ -15,7 +15,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from sqlalchemy.sql.ddl import ExecutableDDLElement
 
-from . import ddl_objects as ddl
+from . import ddl
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,11 @@ class ReplaceableObject:
             raise ValueError(f"a {self.kind} needs a name")
         self.name, self.definition, self.schema = name, definition, schema
         self.grants: Dict[str, Tuple[str, ...]] = {
-            role: tuple(p.upper() for p in privs) for role, privs in (grants or {}).items()
+            role: tuple(" ".join(p.upper().split()) for p in privs) for role, privs in (grants or {}).items()
         }
+        unknown = {p for privs in self.grants.values() for p in privs} - ddl.PRIVILEGES
+        if unknown:
+            raise ValueError(f"unknown privilege(s) {', '.join(sorted(unknown))} in grants of {self.label}")
 
     # -- identity ---------------------------------------------------------
 
@@ -103,9 +106,17 @@ class ReplaceableObject:
         return None
 
     def after_create(self) -> List[ExecutableDDLElement]:
-        """Statements that complete a creation: declared grants (and indexes, for matviews)."""
+        """Statements that complete a creation: declared indexes, then declared grants."""
+        return self.index_statements() + self.grant_statements()
+
+    def index_statements(self) -> List[ExecutableDDLElement]:
+        """CREATE INDEX for each declared index (materialized views have them)."""
+        return []
+
+    def grant_statements(self) -> List[ExecutableDDLElement]:
+        """One GRANT per role in ``grants``."""
         return [
-            ddl.Privileges(self.kind, self.schema, self.name, privileges, role, arguments=self.arguments)
+            ddl.Grant(privileges, self.name, role, schema=self.schema, kind=self.kind, arguments=self.arguments)
             for role, privileges in sorted(self.grants.items())
         ]
 
@@ -183,12 +194,11 @@ class ReplaceableMatview(ReplaceableObject):
             self.schema, self.name, self.definition, materialized=True, with_data=self.with_data
         )
 
-    def after_create(self):
-        indexes = [
+    def index_statements(self):
+        return [
             ddl.CreateIndexOn(self.schema, self.name, ix.name, ix.columns, unique=ix.unique)
             for ix in self.indexes
         ]
-        return indexes + super().after_create()
 
     def refresh(self, concurrently: bool = False) -> ExecutableDDLElement:
         return ddl.RefreshMaterializedView(self.schema, self.name, concurrently=concurrently)

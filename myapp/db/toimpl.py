@@ -1,11 +1,12 @@
-"""What the replaceable-object operations do to a database (their data is in `ops`)."""
+"""What the replaceable-object operations do to a database (their data is in `ops`).
+
+Each function takes ``(operations, operation)``, as Alembic's implementations do.
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic.operations import Operations
-
-from . import ddl_objects as ddl
+from . import ddl
 from . import dependents
 from .exceptions import CommandError
 from .ops import (
@@ -17,7 +18,7 @@ from .ops import (
 from .replaceable import ReplaceableMatview, ReplaceableObject
 
 
-def _run(operations: Operations, statements) -> None:
+def _run(operations, statements) -> None:
     for statement in statements:
         operations.execute(statement)
 
@@ -30,13 +31,11 @@ def _message(exc: sa.exc.DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
 
 
-@Operations.implementation_for(CreateReplaceableObjectOp)
 def create_replaceable_object(operations, operation):
     obj = operation.target
     _run(operations, [obj.create(), *obj.after_create()])
 
 
-@Operations.implementation_for(DropReplaceableObjectOp)
 def drop_replaceable_object(operations, operation):
     obj = operation.target
     if not operations.get_context().as_sql:
@@ -77,7 +76,6 @@ def _replace_in_place(operations, conn, new: ReplaceableObject, old: Replaceable
     return True
 
 
-@Operations.implementation_for(ReplaceReplaceableObjectOp)
 def replace_replaceable_object(operations, operation):
     new, old = operation.new, operation.old
     if operations.get_context().as_sql:
@@ -98,7 +96,7 @@ def replace_replaceable_object(operations, operation):
     below = dependents.dependents(conn, current)
     _run(operations, [d.drop() for d in reversed(below)])
     operations.execute(current.drop())
-    _run(operations, [new.create(), *new.after_create()])
+    _run(operations, [new.create(), *new.index_statements()])
     declared = [ix.name for ix in new.indexes] if isinstance(new, ReplaceableMatview) else []
     _run(operations, current.restore(new, skip_indexes=declared, grants=_declared_grants(new)))
     for dependent in below:
@@ -111,7 +109,6 @@ def replace_replaceable_object(operations, operation):
             ) from None
 
 
-@Operations.implementation_for(RefreshMaterializedViewOp)
 def refresh_materialized_view(operations, operation):
     operations.execute(
         ddl.RefreshMaterializedView(operation.schema, operation.name, concurrently=operation.concurrently)

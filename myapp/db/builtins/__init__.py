@@ -1,8 +1,9 @@
 """myapp's own operations, shipped as plugins through the same hooks as any other.
 
 One module per topic, each listed in `myapp.db.plugins.BUILTINS`: `roles`
-(set_role, reset_role), `guards` (the IF [NOT] EXISTS variants) and `grants`
-(grant_privileges, revoke_privileges). Every operation is a `MigrateOperation`
+(set_role, reset_role), `guards` (the IF [NOT] EXISTS variants), `grants`
+(grant_privileges, revoke_privileges) and `replaceable` (views, functions and
+materialized views: create, drop, replace, refresh). Every operation is a `MigrateOperation`
 holding data, with its effect in a separate function that executes a DDL
 construct from `myapp.db.ddl`, so it works online and in offline ``--sql`` mode.
 """

@@ -8,7 +8,6 @@ migrates at start-up keeps its own.
 
 from alembic import context
 
-import myapp.db.toimpl  # noqa: F401  (registers op.create_replaceable_object and friends)
 from myapp.models import metadata
 
 config = context.config
