@@ -18,21 +18,23 @@ from . import ddl
 
 _KINDS = {"v": "view", "m": "materialized view", "f": "function"}
 
+def _acl_json(acl: str) -> str:
+    """SQL for an ACL as a JSON array of [grantee or 'PUBLIC', privilege, grantable]."""
+    return f"""(SELECT json_agg(json_build_array(
+                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+                       a.privilege_type, a.is_grantable))
+              FROM aclexplode({acl}) a)"""
+
+
 _RELATION = sa.text(
-    """
+    f"""
     SELECT c.oid, n.nspname, c.relname, c.relkind,
            pg_get_viewdef(c.oid) AS definition, c.relispopulated,
            pg_get_userbyid(c.relowner) AS owner,
            obj_description(c.oid, 'pg_class') AS comment,
            c.relacl IS NOT NULL AS has_acl,
-           (SELECT json_agg(json_build_array(
-                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
-                       a.privilege_type, a.is_grantable))
-              FROM aclexplode(c.relacl) a) AS acl,
-           (SELECT json_agg(json_build_array(
-                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
-                       a.privilege_type, a.is_grantable))
-              FROM aclexplode(acldefault('r', c.relowner)) a) AS default_acl,
+           {_acl_json('c.relacl')} AS acl,
+           {_acl_json("acldefault('r', c.relowner)")} AS default_acl,
            c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned_by_me,
            (SELECT json_agg(json_build_array(ic.relname, pg_get_indexdef(i.indexrelid)) ORDER BY ic.relname)
               FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
@@ -43,20 +45,14 @@ _RELATION = sa.text(
 )
 
 _FUNCTION = sa.text(
-    """
+    f"""
     SELECT p.oid, n.nspname, p.proname, 'f' AS relkind,
            pg_get_functiondef(p.oid) AS definition, true AS relispopulated,
            pg_get_userbyid(p.proowner) AS owner,
            obj_description(p.oid, 'pg_proc') AS comment,
            p.proacl IS NOT NULL AS has_acl,
-           (SELECT json_agg(json_build_array(
-                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
-                       a.privilege_type, a.is_grantable))
-              FROM aclexplode(p.proacl) a) AS acl,
-           (SELECT json_agg(json_build_array(
-                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
-                       a.privilege_type, a.is_grantable))
-              FROM aclexplode(acldefault('f', p.proowner)) a) AS default_acl,
+           {_acl_json('p.proacl')} AS acl,
+           {_acl_json("acldefault('f', p.proowner)")} AS default_acl,
            p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned_by_me,
            NULL::json AS indexes,
            pg_get_function_identity_arguments(p.oid) AS arguments
