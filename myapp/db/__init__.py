@@ -11,16 +11,29 @@ from .commands import (
     history,
     makemigrations,
     migrate,
+    refresh,
     showmigrations,
 )
 from .exceptions import CommandError
 from .hookspecs import hookimpl
 from .output import Progress, StreamProgress
+from .replaceable import (
+    MatviewIndex,
+    ReplaceableFunction,
+    ReplaceableMatview,
+    ReplaceableObject,
+    ReplaceableView,
+)
 from .settings import Settings
 
 __all__ = [
     "CommandError",
+    "MatviewIndex",
     "Progress",
+    "ReplaceableFunction",
+    "ReplaceableMatview",
+    "ReplaceableObject",
+    "ReplaceableView",
     "Settings",
     "StreamProgress",
     "bootstrap",
@@ -30,5 +43,6 @@ __all__ = [
     "hookimpl",
     "makemigrations",
     "migrate",
+    "refresh",
     "showmigrations",
 ]

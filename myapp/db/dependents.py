@@ -18,6 +18,7 @@ from . import ddl
 
 _KINDS = {"v": "view", "m": "materialized view", "f": "function"}
 
+
 def _acl_json(acl: str) -> str:
     """SQL for an ACL as a JSON array of [grantee or 'PUBLIC', privilege, grantable]."""
     return f"""(SELECT json_agg(json_build_array(

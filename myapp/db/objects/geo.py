@@ -1,6 +1,6 @@
 """Geographic helpers."""
 
-from myapp.db.replaceable import ReplaceableFunction
+from myapp.db import ReplaceableFunction
 
 distance_km = ReplaceableFunction(
     "distance_km(lat1 double precision, lon1 double precision,"

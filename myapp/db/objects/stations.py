@@ -1,6 +1,6 @@
 """Views over stations: where each station is now, and the active ones among them."""
 
-from myapp.db.replaceable import ReplaceableView
+from myapp.db import ReplaceableView
 
 station_positions = ReplaceableView(
     "station_positions",

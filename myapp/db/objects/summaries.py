@@ -1,6 +1,6 @@
 """Materialized summaries of observations, refreshed with 'python -m myapp.db refresh'."""
 
-from myapp.db.replaceable import MatviewIndex, ReplaceableMatview
+from myapp.db import MatviewIndex, ReplaceableMatview
 
 daily_observations = ReplaceableMatview(
     "daily_observations",

@@ -11,7 +11,7 @@ changes what this revision does.
 
 from alembic import op
 
-from myapp.db.replaceable import (
+from myapp.db import (
     MatviewIndex,
     ReplaceableFunction,
     ReplaceableMatview,

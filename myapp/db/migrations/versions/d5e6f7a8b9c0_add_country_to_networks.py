@@ -14,7 +14,7 @@ replaced in place with the mean Earth radius.
 from alembic import op
 import sqlalchemy as sa
 
-from myapp.db.replaceable import ReplaceableFunction, ReplaceableView
+from myapp.db import ReplaceableFunction, ReplaceableView
 
 revision = "d5e6f7a8b9c0"
 down_revision = "c4d5e6f7a8b9"

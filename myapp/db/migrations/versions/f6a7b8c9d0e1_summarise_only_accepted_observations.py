@@ -11,7 +11,7 @@ GRANT on it are read from the catalog and put back.
 
 from alembic import op
 
-from myapp.db.replaceable import MatviewIndex, ReplaceableMatview
+from myapp.db import MatviewIndex, ReplaceableMatview
 
 revision = "f6a7b8c9d0e1"
 down_revision = "d5e6f7a8b9c0"
