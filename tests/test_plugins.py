@@ -71,8 +71,8 @@ def by_name(result) -> dict:
 
 def test_hookspecs_document_every_argument_and_the_return_value():
     assert HOOKS == sorted(
-        ["register_operations", "replaceable_objects", "before_migrate", "before_revision",
-         "after_revision", "after_migrate"]
+        ["register_operations", "replaceable_objects", "replaceable_kinds", "before_migrate",
+         "before_revision", "after_revision", "after_migrate"]
     )
     for name in HOOKS:
         spec = getattr(hookspecs, name)
@@ -175,6 +175,91 @@ def test_bootstrap_creates_objects_from_plugins(site, cli, db_url, engine_for):
     with engine_for(db_url).connect() as conn:
         assert conn.scalar(sa.text("SELECT one()")) == 1
         assert conn.scalar(sa.text("SELECT to_regclass('network_names')")) is not None
+
+
+DOMAIN_PLUGIN = """\
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import DDLElement
+
+from myapp.db import ReplaceableObject, hookimpl
+
+
+class DomainDDL(DDLElement):
+    def __init__(self, verb, domain):
+        self.verb, self.domain = verb, domain
+
+
+@compiles(DomainDDL, "postgresql")
+def _domain(element, compiler, **kw):
+    name = compiler.preparer.quote(element.domain.name)
+    if element.verb == "drop":
+        return f"DROP DOMAIN {name}"
+    return f"CREATE DOMAIN {name} AS {element.domain.definition}"
+
+
+class ReplaceableDomain(ReplaceableObject):
+    \"\"\"A domain: ``definition`` is its type and constraints.\"\"\"
+
+    kind = "domain"
+
+    def create(self):
+        return DomainDDL("create", self)
+
+    def drop(self):
+        return DomainDDL("drop", self)
+
+    @classmethod
+    def from_database(cls, connection, schemas):
+        rows = connection.execute(sa.text(
+            "SELECT n.nspname, t.typname, format_type(t.typbasetype, t.typtypmod) AS base,"
+            " coalesce((SELECT string_agg(pg_get_constraintdef(c.oid), ' ' ORDER BY c.conname)"
+            "  FROM pg_constraint c WHERE c.contypid = t.oid), '') AS checks"
+            " FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+            " WHERE t.typtype = 'd' AND n.nspname = ANY(:schemas)"), {"schemas": list(schemas)})
+        found = []
+        for schema, name, base, checks in rows:
+            obj = cls(name, f"{base} {checks}".strip(), schema=schema)
+            obj.identity = (cls.kind, schema, name, "")
+            obj.fingerprint = obj.definition
+            found.append(obj)
+        return found
+
+
+POSITIVE = ReplaceableDomain("positive_int", "integer CHECK (VALUE > 0)")
+
+
+@hookimpl
+def replaceable_kinds():
+    return [ReplaceableDomain]
+
+
+@hookimpl
+def replaceable_objects():
+    return [POSITIVE]
+"""
+
+
+def test_hook_replaceable_kinds(site, cli, migrations_copy, head_url, engine_for):
+    """A plugin's own kind is compared, rendered into a revision, applied and reversed."""
+    site.add("domains", DOMAIN_PLUGIN)
+    check = cli("makemigrations", "--check", "--url", head_url)
+    assert check.status == 1 and "create domain positive_int" in check.out
+    written = cli("makemigrations", "-m", "add positive_int", "--url", head_url)
+    assert written.status == 0, written
+    source = Path(written.out.strip()).read_text()
+    assert "import ReplaceableDomain" in source and "op.create_replaceable_object(positive_int)" in source
+    for target in ("head", "-1", "head"):
+        assert cli("migrate", target, "--url", head_url).status == 0
+    assert cli("makemigrations", "--check", "--url", head_url).status == 0
+    with engine_for(head_url).connect() as conn:
+        assert conn.scalar(sa.text("SELECT 5::positive_int")) == 5
+
+
+def test_hook_replaceable_kinds_must_return_classes(site, cli):
+    site.add("kinds", "from myapp.db import hookimpl\n\n@hookimpl\ndef replaceable_kinds():\n    return [str]\n")
+    result = cli("plugins")
+    assert result.status == 2 and "replaceable_kinds" in result.err
 
 
 def test_hook_replaceable_objects_must_return_objects(site, cli):

@@ -63,7 +63,14 @@ def cmd_migrate(args) -> int:
             _out("No migrations to apply.")
         for s in steps:
             _out(f"{'Apply' if s.upgrade else 'Unapply'} {s.revision} ({s.message})")
-        return 1 if (args.check and steps) else 0
+        for diff in result.drift:
+            _out(commands.describe_diff(diff))
+        if result.drift:
+            sys.stderr.write(
+                f"The database is at head, but {len(result.drift)} change(s) in the models or the "
+                "registry have no migration; run 'python -m myapp.db makemigrations -m MESSAGE'\n"
+            )
+        return 1 if (args.check and (steps or result.drift)) else 0
     return 0
 
 

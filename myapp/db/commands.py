@@ -24,7 +24,7 @@ from alembic.script import Script
 from alembic.util import rev_id
 from sqlalchemy.engine import Connection
 
-from . import ddl, dependents, executor, loader, registry, runner
+from . import autogen, ddl, dependents, executor, loader, registry, runner
 from . import embedded as embedded_server
 from . import plugins as plugin_manager
 from .exceptions import CommandError
@@ -111,6 +111,8 @@ class MigrateResult:
     plan: Plan
     applied: bool = False
     sql: Optional[str] = None
+    #: With ``check`` at head: what the models and registry have that no migration does.
+    drift: List[Any] = field(default_factory=list)
 
     @property
     def pending(self) -> bool:
@@ -135,7 +137,8 @@ def migrate(
     :param plan: only work out the steps; change nothing.
     :param sql: render the SQL of the steps without connecting (from ``start``, default base).
     :param fake: record the target as applied without running the revisions.
-    :param check: only find out whether any step is pending; change nothing.
+    :param check: only find out whether any step is pending, or (at head) whether the models
+        and the registry differ from the database; change nothing.
     :param step: commit after each revision instead of once for the whole run.
     """
     settings, progress = _settings(database), progress or Progress()
@@ -152,7 +155,10 @@ def migrate(
     read_only = plan or check
     with runner.connection(settings, progress, lock=not read_only) as conn:
         if read_only:
-            return MigrateResult(executor.plan(script, executor.current_heads(conn), target))
+            result = MigrateResult(executor.plan(script, executor.current_heads(conn), target))
+            if check and not result.pending:  # at head: do the models and registry agree too?
+                result.drift = _autogenerate(settings, conn)[1]
+            return result
         if fake:
             with runner.transaction(conn):
                 p = executor.fake(settings.migrations_dir, conn, target, progress)
@@ -275,8 +281,32 @@ def makemigrations(
         sc = script.generate_revision(rev_id(), message.strip(), head="head")
         return MakeMigrationsResult(path=sc.path)
 
-    from alembic.autogenerate import RevisionContext  # only this command needs it
+    with runner.connection(settings, progress) as conn:
+        at, head = executor.current_heads(conn), tuple(script.get_heads())
+        if set(at) != set(head):
+            raise CommandError(
+                f"the database is at {', '.join(at) or 'base (no revision)'}, not at head "
+                f"({', '.join(head)}); run 'python -m myapp.db migrate' first"
+            )
+        context, diffs = _autogenerate(settings, conn, message)
+    if check or not diffs:
+        if not diffs:
+            progress.note("No changes detected.")
+        return MakeMigrationsResult(diffs=diffs)
+    autogen.prepare(context.template_args, context.generated_revisions[-1].upgrade_ops.ops)
+    written = [sc for sc in context.generate_scripts() if sc is not None]
+    return MakeMigrationsResult(path=written[0].path, diffs=diffs)
 
+
+def _autogenerate(settings: Settings, conn, message: Optional[str] = None):
+    """Run Alembic's autogenerate for the tables, then compare the replaceable objects.
+
+    Reads only: everything it creates to compare is rolled back.
+    :return: the `RevisionContext` (holding the new revision's operations) and its differences.
+    """
+    from alembic.autogenerate import RevisionContext  # only makemigrations and checks need it
+
+    script = loader.scripts(settings.migrations_dir)
     cfg = loader.config(settings.migrations_dir)
     command_args = dict(
         message=message, autogenerate=True, sql=False, head="head", splice=False,
@@ -286,29 +316,21 @@ def makemigrations(
 
     def retrieve(rev, ctx):
         context.run_autogenerate(rev, ctx)
+        revision = context.generated_revisions[-1]
+        objects = autogen.compare(ctx.connection, _objects(), _metadata(), revision.upgrade_ops.ops)
+        revision.upgrade_ops.ops.extend(objects)
+        revision.downgrade_ops.ops[:0] = [op.reverse() for op in reversed(objects)]
         return []
 
-    with runner.connection(settings, progress) as conn:
-        at, head = executor.current_heads(conn), tuple(script.get_heads())
-        if set(at) != set(head):
-            raise CommandError(
-                f"the database is at {', '.join(at) or 'base (no revision)'}, not at head "
-                f"({', '.join(head)}); run 'python -m myapp.db migrate' first"
-            )
-        cfg.attributes["connection"] = conn
-        with EnvironmentContext(
-            cfg, script, fn=retrieve, as_sql=False,
-            template_args=context.template_args, revision_context=context,
-        ):
-            script.run_env()
-        conn.rollback()
+    cfg.attributes["connection"] = conn
+    with EnvironmentContext(
+        cfg, script, fn=retrieve, as_sql=False,
+        template_args=context.template_args, revision_context=context,
+    ):
+        script.run_env()
+    conn.rollback()
     diffs = [d for ops in context.generated_revisions[-1].upgrade_ops_list for d in ops.as_diffs()]
-    if check or not diffs:
-        if not diffs:
-            progress.note("No changes detected.")
-        return MakeMigrationsResult(diffs=diffs)
-    written = [sc for sc in context.generate_scripts() if sc is not None]
-    return MakeMigrationsResult(path=written[0].path, diffs=diffs)
+    return context, diffs
 
 
 def describe_diff(diff) -> str:
@@ -326,6 +348,8 @@ def describe_diff(diff) -> str:
     if kind in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
         c = args[0]
         return f"{kind.replace('_', ' ')} {c.name or type(c).__name__} on {c.table.fullname}"
+    if kind.endswith("_replaceable_object"):
+        return f"{kind[: -len('_replaceable_object')]} {args[0]}"
     if kind.startswith("modify_"):
         schema, table, column, _kw, old, new = args
         return f"change {kind[len('modify_'):]} of {table}.{column}: {old!r} -> {new!r}"

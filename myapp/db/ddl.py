@@ -279,15 +279,15 @@ def _create_function(element, compiler, **kw):
 
 
 class DropObject(ObjectDDL):
-    def __init__(self, kind, schema, name, arguments=None, *, if_exists=False):
+    def __init__(self, kind, schema, name, arguments=None, *, if_exists=False, cascade=False):
         super().__init__(kind, schema, name, arguments)
-        self.if_exists = if_exists
+        self.if_exists, self.cascade = if_exists, cascade
 
 
 @compiles(DropObject, "postgresql")
 def _drop(element, compiler, **kw):
     exists = "IF EXISTS " if element.if_exists else ""
-    return f"DROP {KEYWORDS[element.kind]} {exists}{_name(element, compiler)}"
+    return f"DROP {KEYWORDS[element.kind]} {exists}{_name(element, compiler)}{_flag(element.cascade, ' CASCADE')}"
 
 
 class RefreshMaterializedView(ObjectDDL):

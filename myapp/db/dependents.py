@@ -195,11 +195,14 @@ def _json(value):
 
 
 def find(conn, kind: str, schema: Optional[str], name: str, arguments: Optional[str] = None) -> Optional[Captured]:
-    """Look up one object by kind and name (and, for functions, argument types)."""
+    """Look up one view, materialized view or function by name (and, for functions, argument
+    types); None when it is not there, or is of a kind whose dependents are not tracked."""
     if kind == "function":
         oid = _function_oid(conn, schema, name, arguments or "")
         return _load(conn, {"f": [oid]}).get(oid) if oid else None
-    relkind = {"view": "v", "materialized view": "m"}[kind]
+    relkind = {"view": "v", "materialized view": "m"}.get(kind)
+    if relkind is None:
+        return None  # a plugin's kind: its dependents are not tracked
     oid = conn.scalar(
         sa.text(
             "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"

@@ -40,6 +40,19 @@ def replaceable_objects():
     """
 
 
+@hookspec
+def replaceable_kinds():
+    """Contribute kinds of replaceable object (classes) that take part in autogenerate.
+
+    Called once per process, when plugins load. A kind is a `ReplaceableObject`
+    subclass whose ``from_database(connection, schemas)`` returns the objects
+    of that kind in the database, each with ``identity`` and ``fingerprint``
+    set, and whose ``render()`` returns Python source that builds an object.
+
+    :return: an iterable of classes; None adds nothing.
+    """
+
+
 # -- around a migration run ---------------------------------------------------
 # Called only when a run applies or unapplies at least one revision, online or
 # in offline --sql mode, inside the run's transaction (with --step: inside the

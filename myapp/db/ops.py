@@ -15,7 +15,7 @@ present state (the Alembic cookbook's Replaceable Objects recipe).
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 from alembic.operations import MigrateOperation, Operations
 
@@ -23,8 +23,14 @@ from .exceptions import CommandError
 from .replaceable import ReplaceableMatview, ReplaceableObject
 
 
-def resolve(operations: Operations, reference: str) -> ReplaceableObject:
-    """Load the object named ``"<revision>.<attribute>"`` from that revision's module."""
+def resolve(operations: Operations, reference: Union[str, ReplaceableObject]) -> ReplaceableObject:
+    """Load the object named ``"<revision>.<attribute>"`` from that revision's module.
+
+    An object passed instead of a name is used as it is (a generated revision
+    defines both versions itself).
+    """
+    if isinstance(reference, ReplaceableObject):
+        return reference
     revision, dot, attribute = reference.partition(".")
     if not dot:
         raise CommandError(f"{reference!r} must name '<revision>.<attribute>'")
@@ -44,11 +50,13 @@ class ReplaceableOp(MigrateOperation):
         self.target = target
 
     def to_diff_tuple(self):
-        return (type(self).__name__, self.target.label)
+        return (self.action, self.target.label)
 
 
 class CreateReplaceableObjectOp(ReplaceableOp):
     """Create a view, function or materialized view (with its indexes and grants)."""
+
+    action = "create_replaceable_object"
 
     @classmethod
     def create_replaceable_object(cls, operations, target: ReplaceableObject):
@@ -61,6 +69,8 @@ class CreateReplaceableObjectOp(ReplaceableOp):
 class DropReplaceableObjectOp(ReplaceableOp):
     """Drop an object; refused, naming them, while other objects depend on it."""
 
+    action = "drop_replaceable_object"
+
     @classmethod
     def drop_replaceable_object(cls, operations, target: ReplaceableObject):
         return operations.invoke(cls(target))
@@ -70,18 +80,27 @@ class DropReplaceableObjectOp(ReplaceableOp):
 
 
 class ReplaceReplaceableObjectOp(MigrateOperation):
-    """Replace ``old`` by ``new``, keeping dependents, privileges, owner and comment."""
+    """Replace ``old`` by ``new``, keeping dependents, privileges, owner and comment.
 
-    def __init__(self, new: ReplaceableObject, old: ReplaceableObject):
+    ``dependents`` are new versions of objects that depend on ``old`` and
+    change in the same step: they are created in place of their catalog
+    definitions when the dependents are put back.
+    """
+
+    def __init__(self, new: ReplaceableObject, old: ReplaceableObject,
+                 dependents: Sequence[ReplaceableObject] = (),
+                 previous_dependents: Sequence[ReplaceableObject] = ()):
         self.new, self.old = new, old
+        self.dependents, self.previous_dependents = tuple(dependents), tuple(previous_dependents)
 
     @classmethod
     def replace_replaceable_object(
         cls,
         operations,
         target: ReplaceableObject,
-        replaces: Optional[str] = None,
-        replace_with: Optional[str] = None,
+        replaces: Union[str, ReplaceableObject, None] = None,
+        replace_with: Union[str, ReplaceableObject, None] = None,
+        dependents: Sequence[ReplaceableObject] = (),
     ):
         if (replaces is None) == (replace_with is None):
             raise CommandError(
@@ -89,14 +108,14 @@ class ReplaceReplaceableObjectOp(MigrateOperation):
                 "replaces= (in an upgrade) or replace_with= (in a downgrade)"
             )
         if replaces is not None:
-            return operations.invoke(cls(target, resolve(operations, replaces)))
-        return operations.invoke(cls(resolve(operations, replace_with), target))
+            return operations.invoke(cls(target, resolve(operations, replaces), dependents))
+        return operations.invoke(cls(resolve(operations, replace_with), target, dependents))
 
     def reverse(self):
-        return ReplaceReplaceableObjectOp(self.old, self.new)
+        return ReplaceReplaceableObjectOp(self.old, self.new, self.previous_dependents, self.dependents)
 
     def to_diff_tuple(self):
-        return ("ReplaceReplaceableObjectOp", self.new.label)
+        return ("replace_replaceable_object", self.new.label)
 
 
 class RefreshMaterializedViewOp(MigrateOperation):

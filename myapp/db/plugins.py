@@ -135,6 +135,7 @@ class Plugins:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: List[Plugin] = []
         self.objects: List[Any] = []
+        self.kinds: List[type] = []
         self._by_name: Dict[str, Plugin] = {}
         self._owners: Dict[str, str] = {}
         for name in _names(environ.get(DISABLE_VARIABLE)):
@@ -193,6 +194,17 @@ class Plugins:
                     f"returned {wrong[0]!r} from hook replaceable_objects, which is not a ReplaceableObject"
                 )
             self.objects.extend(objects)
+        for result in self.call("replaceable_kinds", plugin=module):
+            try:
+                kinds = list(result)
+            except Exception as exc:
+                raise plugin.error("failed in hook replaceable_kinds", exc) from exc
+            wrong = [k for k in kinds if not (isinstance(k, type) and issubclass(k, ReplaceableObject))]
+            if wrong:
+                raise plugin.error(
+                    f"returned {wrong[0]!r} from hook replaceable_kinds, which is not a ReplaceableObject subclass"
+                )
+            self.kinds.extend(kinds)
 
     def call(self, hook: str, *, plugin: Any = None, **kwargs) -> List[Any]:
         """Call ``hook`` on every plugin (or just ``plugin``); return the results that are not None."""

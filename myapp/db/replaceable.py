@@ -32,6 +32,20 @@ class MatviewIndex:
         object.__setattr__(self, "unique", unique)
 
 
+class _Raw(str):
+    """Source text that `render` emits as it is."""
+
+    def __repr__(self):
+        return str(self)
+
+
+def _source(sql: str) -> str:
+    """A Python literal for SQL text: a raw triple-quoted string where that is exact."""
+    if '"""' not in sql and not sql.endswith("\\") and "\r" not in sql:
+        return _Raw('r"""' + sql + '"""')
+    return repr(sql)
+
+
 class ReplaceableObject:
     """A named schema object defined by SQL text; replaced, never altered.
 
@@ -91,6 +105,34 @@ class ReplaceableObject:
     def __repr__(self):
         return f"{type(self).__name__}({self.name!r}, schema={self.schema!r})"
 
+    # -- autogenerate ---------------------------------------------------------
+
+    @classmethod
+    def from_database(cls, connection, schemas: Sequence[str]) -> List["ReplaceableObject"]:
+        """Every object of this kind in ``schemas``, read from the catalog, for autogenerate.
+
+        Each returned object must carry ``identity`` (a hashable naming it
+        in the database) and ``fingerprint`` (what two versions are compared
+        by, as PostgreSQL renders it). A kind that returns nothing takes no
+        part in autogenerate.
+        """
+        return []
+
+    def render(self) -> str:
+        """Python source that builds this object, for a generated revision."""
+        args, kwargs = self._render_args()
+        lines = [f"    {arg}," for arg in args]
+        lines += [f"    {key}={value!r}," for key, value in kwargs.items()]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+    def _render_args(self):
+        kwargs = {}
+        if self.schema:
+            kwargs["schema"] = self.schema
+        if self.grants:
+            kwargs["grants"] = {role: list(privileges) for role, privileges in sorted(self.grants.items())}
+        return [repr(self.name), _source(self.definition)], kwargs
+
     # -- DDL --------------------------------------------------------------
 
     def create(self) -> ExecutableDDLElement:
@@ -126,6 +168,12 @@ class ReplaceableView(ReplaceableObject):
 
     kind = "view"
 
+    @classmethod
+    def from_database(cls, connection, schemas):
+        from . import catalog
+
+        return catalog.views(connection, schemas)
+
     def create(self):
         return ddl.CreateView(self.schema, self.name, self.definition)
 
@@ -138,6 +186,16 @@ class ReplaceableFunction(ReplaceableObject):
     of CREATE FUNCTION (``RETURNS ... AS $$ ... $$ LANGUAGE ...``)."""
 
     kind = "function"
+
+    @classmethod
+    def from_database(cls, connection, schemas):
+        from . import catalog
+
+        return catalog.functions(connection, schemas)
+
+    def _render_args(self):
+        args, kwargs = super()._render_args()
+        return [repr(f"{self.name}({self._arguments})"), *args[1:]], kwargs
 
     def __init__(self, signature: str, definition: str, **kw):
         name, paren, rest = signature.strip().partition("(")
@@ -167,6 +225,25 @@ class ReplaceableMatview(ReplaceableObject):
     """A materialized view; ``indexes`` are created with it and survive every replacement."""
 
     kind = "materialized view"
+
+    @classmethod
+    def from_database(cls, connection, schemas):
+        from . import catalog
+
+        return catalog.views(connection, schemas, materialized=True)
+
+    def _render_args(self):
+        args, kwargs = super()._render_args()
+        if self.indexes:
+            kwargs["indexes"] = _Raw(
+                "[" + ", ".join(
+                    f"MatviewIndex({ix.name!r}, {list(ix.columns)!r}{', unique=True' if ix.unique else ''})"
+                    for ix in self.indexes
+                ) + "]"
+            )
+        if not self.with_data:
+            kwargs["with_data"] = False
+        return args, kwargs
 
     def __init__(
         self,

@@ -50,10 +50,15 @@ def drop_replaceable_object(operations, operation):
     operations.execute(obj.drop())
 
 
-def _replace_in_place(operations, conn, new: ReplaceableObject, old: ReplaceableObject) -> bool:
+def _same(a, b) -> bool:
+    """Whether two objects (declared or captured) name the same thing; no schema matches any."""
+    return (a.kind, a.name) == (b.kind, b.name) and (not a.schema or not b.schema or a.schema == b.schema)
+
+
+def _replace_in_place(operations, conn, new: ReplaceableObject, old) -> bool:
     """CREATE OR REPLACE when PostgreSQL accepts it as compatible; True if it did."""
     statement = new.create_or_replace()
-    if statement is None or new.key != old.key:
+    if statement is None or not _same(new, old):
         return False
     count = sa.text(
         "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
@@ -76,8 +81,51 @@ def _replace_in_place(operations, conn, new: ReplaceableObject, old: Replaceable
     return True
 
 
+def _find(conn, obj):
+    found = dependents.find(conn, obj.kind, obj.schema, obj.name, obj.arguments)
+    if found is None:
+        raise CommandError(f"cannot replace {obj.label}: it is not in the database")
+    return found
+
+
+def _create_onto(operations, new: ReplaceableObject, captured) -> None:
+    """Create ``new`` where ``captured`` was, with its owner, privileges, comment and extra indexes."""
+    _run(operations, [new.create(), *new.index_statements()])
+    declared = [ix.name for ix in new.indexes] if isinstance(new, ReplaceableMatview) else []
+    _run(operations, captured.restore(new, skip_indexes=declared, grants=_declared_grants(new)))
+
+
+def _replace(operations, new: ReplaceableObject, old, changed_dependents=()) -> None:
+    conn = operations.get_bind()
+    if _replace_in_place(operations, conn, new, old):
+        for dependent in changed_dependents:
+            _replace(operations, dependent, _find(conn, dependent))
+        return
+    current = old if isinstance(old, dependents.Captured) else _find(conn, old)
+    below = dependents.dependents(conn, current)
+    _run(operations, [d.drop() for d in reversed(below)])
+    operations.execute(current.drop())
+    _create_onto(operations, new, current)
+    pending = list(changed_dependents)
+    for captured in below:
+        replacement = next((d for d in pending if _same(d, captured)), None)
+        try:
+            if replacement is not None:
+                pending.remove(replacement)
+                _create_onto(operations, replacement, captured)
+            else:
+                _run(operations, captured.recreate())
+        except sa.exc.DBAPIError as exc:
+            raise CommandError(
+                f"cannot recreate {captured.label}, which depends on {new.label}, after replacing it: "
+                f"{_message(exc)}; pass its new version in dependents= of this replacement"
+            ) from None
+    for dependent in pending:  # changed, but did not depend on the old version
+        _replace(operations, dependent, _find(conn, dependent))
+
+
 def replace_replaceable_object(operations, operation):
-    new, old = operation.new, operation.old
+    new, old, changed = operation.new, operation.old, operation.dependents
     if operations.get_context().as_sql:
         operations.execute(
             ddl.Comment(
@@ -85,28 +133,11 @@ def replace_replaceable_object(operations, operation):
                 "and comment are read from the catalog only when migrating online."
             )
         )
+        _run(operations, [d.drop() for d in reversed(changed)])
         _run(operations, [old.drop(), new.create(), *new.after_create()])
+        _run(operations, [s for d in changed for s in (d.create(), *d.after_create())])
         return
-    conn = operations.get_bind()
-    if _replace_in_place(operations, conn, new, old):
-        return
-    current = dependents.find(conn, old.kind, old.schema, old.name, old.arguments)
-    if current is None:
-        raise CommandError(f"cannot replace {old.label}: it is not in the database")
-    below = dependents.dependents(conn, current)
-    _run(operations, [d.drop() for d in reversed(below)])
-    operations.execute(current.drop())
-    _run(operations, [new.create(), *new.index_statements()])
-    declared = [ix.name for ix in new.indexes] if isinstance(new, ReplaceableMatview) else []
-    _run(operations, current.restore(new, skip_indexes=declared, grants=_declared_grants(new)))
-    for dependent in below:
-        try:
-            _run(operations, dependent.recreate())
-        except sa.exc.DBAPIError as exc:
-            raise CommandError(
-                f"cannot recreate {dependent.label}, which depends on {new.label}, "
-                f"after replacing it: {_message(exc)}; replace {dependent.name} in the same revision"
-            ) from None
+    _replace(operations, new, old, changed)
 
 
 def refresh_materialized_view(operations, operation):

@@ -13,6 +13,10 @@ revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}
 depends_on = ${repr(depends_on)}
+% if objects:
+
+${objects}
+% endif
 
 
 def upgrade():

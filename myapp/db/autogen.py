@@ -1,0 +1,270 @@
+"""Autogenerate for replaceable objects: compare the registry with the database at head.
+
+PostgreSQL normalises a definition when it stores it (white space, case,
+casts, parentheses), so declared and stored text are compared only after
+PostgreSQL has seen both: inside one savepoint, the objects in the database
+are dropped, every declared object is created in dependency order (after the
+table changes autogenerate found), and each kind is read back with one
+catalog query; then the savepoint is rolled back. What differs becomes
+create, replace and drop operations, in dependency order, carrying both
+versions so the revision is frozen.
+"""
+
+from __future__ import annotations
+
+import copy
+import keyword
+import re
+from typing import Dict, Iterable, List, Sequence
+
+import sqlalchemy as sa
+from alembic.autogenerate import renderers
+from alembic.operations import Operations
+from alembic.operations import ops as alembic_ops
+
+from . import catalog, ddl, dependents, registry
+from .ops import CreateReplaceableObjectOp, DropReplaceableObjectOp, ReplaceReplaceableObjectOp
+from .replaceable import ReplaceableFunction, ReplaceableMatview, ReplaceableObject, ReplaceableView
+
+#: The kinds myapp compares itself; plugins add theirs through the replaceable_kinds hook.
+KINDS = (ReplaceableView, ReplaceableMatview, ReplaceableFunction)
+
+
+def _kinds() -> list:
+    from . import plugins
+
+    return [*KINDS, *plugins.load().kinds]
+
+
+def managed_schemas(conn, metadata, declared: Iterable[ReplaceableObject]) -> List[str]:
+    """The schemas the app manages: the default one and every schema its tables and objects name."""
+    schemas = {conn.scalar(sa.text("SELECT current_schema()"))}
+    schemas |= {t.schema for t in metadata.tables.values() if t.schema}
+    schemas |= {o.schema for o in declared if o.schema}
+    return sorted(schemas)
+
+
+def _flatten(ops) -> list:
+    flat = []
+    for op in ops:
+        flat.extend(_flatten(op.ops) if isinstance(op, alembic_ops.OpContainer) else [op])
+    return flat
+
+
+def _execute_all(conn, statements) -> None:
+    """Send statements in one round trip."""
+    if statements:
+        compiled = [str(s.compile(dialect=conn.dialect)) for s in statements]
+        conn.exec_driver_sql(";\n".join(compiled))
+
+
+def _create_for_comparison(conn, declared: Sequence[ReplaceableObject]) -> List[ReplaceableObject]:
+    """Create every declared object, matviews without data; return them in creation order."""
+    empty = []
+    for obj in declared:
+        if isinstance(obj, ReplaceableMatview) and obj.with_data:
+            obj = copy.copy(obj)
+            obj.with_data = False
+        empty.append(obj)
+    savepoint = conn.begin_nested()
+    try:  # in the order given, at once: right when the registry lists bases first
+        _execute_all(conn, [s for obj in empty for s in (obj.create(), *obj.after_create())])
+        savepoint.commit()
+        return list(declared)
+    except sa.exc.DBAPIError:
+        savepoint.rollback()
+    created = registry.create_all(conn, empty)
+    originals = {id(e): d for e, d in zip(empty, declared)}
+    return [originals[id(obj)] for obj in created]
+
+
+def _identity(conn, obj: ReplaceableObject, current: str, after_by_name: Dict[tuple, list]) -> tuple:
+    schema = obj.schema or current
+    candidates = after_by_name.get((obj.kind, schema, obj.name), [])
+    if len(candidates) == 1 or obj.kind != "function":
+        return candidates[0].identity if candidates else (obj.kind, schema, obj.name, "")
+    found = dependents.find(conn, obj.kind, schema, obj.name, obj.arguments)  # an overload
+    return (obj.kind, schema, obj.name, found.arguments if found else obj.arguments)
+
+
+def _changed(previous: ReplaceableObject, normalised: ReplaceableObject, declared: ReplaceableObject) -> bool:
+    if previous.fingerprint != normalised.fingerprint:
+        return True
+    for role, privileges in declared.grants.items():  # grants made elsewhere are not drift
+        if "ALL" in privileges or "ALL PRIVILEGES" in privileges:
+            continue  # stored as the privileges it stands for
+        if not set(privileges) <= set(previous.grants.get(role, ())):
+            return True
+    if isinstance(declared, ReplaceableMatview):
+        have = {(ix.name, ix.columns, ix.unique) for ix in previous.indexes}
+        if any((ix.name, ix.columns, ix.unique) not in have for ix in declared.indexes):
+            return True
+    return False
+
+
+def compare(conn, declared: Sequence[ReplaceableObject], metadata, table_ops=()) -> list:
+    """Operations that turn the database's objects into ``declared``, in the order to apply them.
+
+    :param table_ops: Alembic's operations for the tables, applied first
+        (and rolled back) so declared objects may use new columns.
+    """
+    declared = list(declared)
+    kinds = _kinds()
+    schemas = managed_schemas(conn, metadata, declared)
+    current = conn.scalar(sa.text("SELECT current_schema()"))
+    before = catalog.read(conn, kinds, schemas)
+    savepoint = conn.begin_nested()
+    try:
+        operations = Operations(_migration_context(conn))
+        for op in _flatten(table_ops):
+            operations.invoke(op)
+        # CASCADE is safe here: the savepoint is rolled back whatever happens.
+        _execute_all(conn, [
+            ddl.DropObject(obj.kind, obj.schema, obj.name, obj.arguments, if_exists=True, cascade=True)
+            if obj.kind in ddl.KEYWORDS else obj.drop()
+            for obj in sorted(before, key=lambda o: o.kind not in ddl.KEYWORDS)
+        ])
+        order = _create_for_comparison(conn, declared)
+        after = catalog.read(conn, kinds, schemas)
+        after_by_name: Dict[tuple, list] = {}
+        for obj in after:
+            after_by_name.setdefault(obj.identity[:3], []).append(obj)
+        identities = [_identity(conn, obj, current, after_by_name) for obj in order]
+    finally:
+        savepoint.rollback()
+
+    previous = {obj.identity: obj for obj in before}
+    normalised = {obj.identity: obj for obj in after}
+    changes = []
+    for obj, identity in zip(order, identities):
+        if identity not in previous:
+            changes.append(CreateReplaceableObjectOp(obj))
+        elif _changed(previous[identity], normalised[identity], obj):
+            changes.append(ReplaceReplaceableObjectOp(obj, previous[identity]))
+    kept = set(identities)
+    removed = [obj for obj in before if obj.identity not in kept]
+    drops = [DropReplaceableObjectOp(obj) for obj in _outermost_first(conn, removed)]
+    return drops + _fold_dependents(conn, changes)
+
+
+def _migration_context(conn):
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn)
+
+
+def _captured_identity(captured) -> tuple:
+    return (captured.kind, captured.schema, captured.name, captured.arguments or "")
+
+
+def _below(conn, obj) -> List[tuple]:
+    found = dependents.find(conn, obj.kind, obj.schema, obj.name, obj.arguments)
+    return [_captured_identity(c) for c in dependents.dependents(conn, found)] if found else []
+
+
+def _outermost_first(conn, removed: list) -> list:
+    """Order objects to drop so that each comes before what it depends on."""
+    ids = {obj.identity for obj in removed}
+    below = {obj.identity: [i for i in _below(conn, obj) if i in ids] for obj in removed}
+    ordered, seen = [], set()
+
+    def visit(obj):
+        if obj.identity in seen:
+            return
+        seen.add(obj.identity)
+        for other in removed:
+            if other.identity in below[obj.identity]:
+                visit(other)
+        ordered.append(obj)
+
+    for obj in removed:
+        visit(obj)
+    return ordered
+
+
+def _fold_dependents(conn, changes: list) -> list:
+    """Fold a replaced object's replaced dependents into its operation.
+
+    Putting back an old dependent after its base changed may no longer
+    compile; so the new version takes its place when the base is replaced.
+    """
+    replaces = [op for op in changes if isinstance(op, ReplaceReplaceableObjectOp)]
+    folded = set()
+    for op in replaces:
+        if id(op) in folded:
+            continue
+        below = set(_below(conn, op.old))
+        for other in replaces:
+            if other is not op and id(other) not in folded and other.old.identity in below:
+                op.dependents += (other.new,)
+                op.previous_dependents += (other.old,)
+                folded.add(id(other))
+    return [op for op in changes if id(op) not in folded]
+
+
+# -- rendering ----------------------------------------------------------------
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"\W+", "_", name).strip("_").lower() or "obj"
+    if slug[0].isdigit() or keyword.iskeyword(slug):
+        slug = "obj_" + slug
+    return slug
+
+
+def _objects_of(op) -> list:
+    if isinstance(op, ReplaceReplaceableObjectOp):
+        return [op.new, *op.dependents, op.old, *op.previous_dependents]
+    if isinstance(op, (CreateReplaceableObjectOp, DropReplaceableObjectOp)):
+        return [op.target]
+    return []  # Alembic's own operations
+
+
+def prepare(template_args: dict, operations: Sequence) -> None:
+    """Name every object the operations use and put their definitions in ``template_args``.
+
+    New versions are named after the object, previous ones ``previous_<name>``;
+    the revision's module defines them all, so later revisions can name them
+    as ``"<revision>.<attribute>"``.
+    """
+    taken, definitions, classes = set(), [], set()
+    new_ids = set()
+    for op in operations:
+        if isinstance(op, ReplaceReplaceableObjectOp):
+            new_ids.update(id(o) for o in (op.new, *op.dependents))
+        elif isinstance(op, CreateReplaceableObjectOp):
+            new_ids.add(id(op.target))
+    for op in operations:
+        for obj in _objects_of(op):
+            if getattr(obj, "_variable", None):
+                continue
+            base = _slug(obj.name) if id(obj) in new_ids else f"previous_{_slug(obj.name)}"
+            name, n = base, 2
+            while name in taken:
+                name, n = f"{base}_{n}", n + 1
+            taken.add(name)
+            obj._variable = name
+            definitions.append(f"{name} = {obj.render()}")
+            classes.add(type(obj))
+            if isinstance(obj, ReplaceableMatview) and obj.indexes:
+                classes.add(type(obj.indexes[0]))
+    imports = sorted(f"from {c.__module__} import {c.__name__}" for c in classes)
+    template_args["objects"] = "\n".join(imports) + "\n\n" + "\n\n".join(definitions) if definitions else ""
+
+
+@renderers.dispatch_for(CreateReplaceableObjectOp)
+def _render_create(autogen_context, op):
+    return f"op.create_replaceable_object({op.target._variable})"
+
+
+@renderers.dispatch_for(DropReplaceableObjectOp)
+def _render_drop(autogen_context, op):
+    return f"op.drop_replaceable_object({op.target._variable})"
+
+
+@renderers.dispatch_for(ReplaceReplaceableObjectOp)
+def _render_replace(autogen_context, op):
+    extra = ""
+    if op.dependents:
+        extra = ", dependents=[" + ", ".join(d._variable for d in op.dependents) + "]"
+    return f"op.replace_replaceable_object({op.new._variable}, replaces={op.old._variable}{extra})"
