@@ -227,7 +227,7 @@ def prepare(template_args: dict, operations: Sequence) -> None:
     the revision's module defines them all, so later revisions can name them
     as ``"<revision>.<attribute>"``.
     """
-    taken, definitions, classes = set(), [], set()
+    taken, definitions = set(), []
     new_ids = set()
     for op in operations:
         if isinstance(op, ReplaceReplaceableObjectOp):
@@ -245,25 +245,35 @@ def prepare(template_args: dict, operations: Sequence) -> None:
             taken.add(name)
             obj._variable = name
             definitions.append(f"{name} = {obj.render()}")
-            classes.add(type(obj))
-            if isinstance(obj, ReplaceableMatview) and obj.indexes:
-                classes.add(type(obj.indexes[0]))
-    imports = sorted(f"from {c.__module__} import {c.__name__}" for c in classes)
-    template_args["objects"] = "\n".join(imports) + "\n\n" + "\n\n".join(definitions) if definitions else ""
+    template_args["objects"] = "\n\n".join(definitions)
+
+
+def _import(autogen_context, *objects) -> None:
+    """Have the revision import the classes that build ``objects``."""
+    import myapp.db
+
+    for obj in objects:
+        classes = [type(obj)] + [type(ix) for ix in getattr(obj, "indexes", ())]
+        for cls in classes:
+            module = "myapp.db" if getattr(myapp.db, cls.__name__, None) is cls else cls.__module__
+            autogen_context.imports.add(f"from {module} import {cls.__name__}")
 
 
 @renderers.dispatch_for(CreateReplaceableObjectOp)
 def _render_create(autogen_context, op):
+    _import(autogen_context, op.target)
     return f"op.create_replaceable_object({op.target._variable})"
 
 
 @renderers.dispatch_for(DropReplaceableObjectOp)
 def _render_drop(autogen_context, op):
+    _import(autogen_context, op.target)
     return f"op.drop_replaceable_object({op.target._variable})"
 
 
 @renderers.dispatch_for(ReplaceReplaceableObjectOp)
 def _render_replace(autogen_context, op):
+    _import(autogen_context, *_objects_of(op))
     extra = ""
     if op.dependents:
         extra = ", dependents=[" + ", ".join(d._variable for d in op.dependents) + "]"

@@ -1,0 +1,157 @@
+"""makemigrations and the --checks for views, functions and materialized views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import myapp.db.objects
+from dbhelpers import snapshot
+from myapp.db import MatviewIndex, ReplaceableFunction, ReplaceableMatview, ReplaceableView
+from myapp.db.objects import geo, stations, summaries
+from myapp.db.registry import Registry
+
+APP = [stations.station_positions, stations.active_station_positions, geo.distance_km,
+       summaries.daily_observations]
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """Swap the app's registry for a list of objects, as a developer's edit would."""
+
+    def use(*objects):
+        monkeypatch.setattr(myapp.db.objects, "registry", Registry(objects))
+
+    return use
+
+
+def check(cli, url):
+    return cli("makemigrations", "--check", "--url", url)
+
+
+def write(cli, url, message):
+    result = cli("makemigrations", "-m", message, "--url", url)
+    assert result.status == 0, result
+    return Path(result.out.strip())
+
+
+def test_in_sync_at_head(cli, head_url):
+    result = check(cli, head_url)
+    assert result.status == 0 and result.out == ""
+
+
+def test_whitespace_case_casts_and_parentheses_are_not_changes(cli, head_url, registry):
+    restyled = ReplaceableView(
+        "station_positions",
+        """select s.id as station_id, s.network_id, n.country_code, s.code, s.name,
+                  h.latitude,h.longitude,   h.elevation_m, h.valid_from
+             from stations s join networks n on (n.id = s.network_id)
+             join station_histories h on ((h.station_id)::integer = s.id)
+            where (h.valid_to is null)""",
+    )
+    registry(restyled, *APP[1:])
+    assert check(cli, head_url).status == 0
+
+
+def test_migrate_check_reports_drift_at_head(cli, head_url, registry):
+    registry(*APP[:-1])  # the materialized view was removed from the registry
+    result = cli("migrate", "--check", "--url", head_url)
+    assert result.status == 1
+    assert "drop materialized view public.daily_observations" in result.out
+    assert "makemigrations" in result.err
+
+
+def test_new_changed_and_removed_objects_are_detected(cli, head_url, registry):
+    new_view = ReplaceableView("network_names", "SELECT name FROM networks")
+    changed_fn = ReplaceableFunction(
+        geo.distance_km.label.split(" ", 1)[1],
+        geo.distance_km.definition.replace("6371.0088", "6371.0"),
+    )
+    changed_mv = ReplaceableMatview(
+        "daily_observations", summaries.daily_observations.definition,
+        indexes=[MatviewIndex("ux_daily_observations_variable_day", ["variable_id", "day"], unique=True),
+                 MatviewIndex("ix_daily_observations_n", ["n"])],
+        grants={"PUBLIC": ["SELECT"]},
+    )
+    registry(stations.station_positions, changed_fn, changed_mv, new_view)  # active_... removed
+    result = check(cli, head_url)
+    assert result.status == 1
+    assert result.out.splitlines() == [
+        "drop view public.active_station_positions",
+        f"replace {changed_fn.label}",
+        "replace materialized view daily_observations",
+        "create view network_names",
+    ]
+
+
+def test_generated_revision_applies_reverses_and_is_frozen(cli, migrations_copy, head_url, registry, engine_for):
+    engine = engine_for(head_url)
+    before = snapshot(engine)
+    changed = ReplaceableView(
+        "station_positions",
+        stations.station_positions.definition.replace("h.valid_from", "h.valid_from, h.valid_to"),
+    )
+    registry(changed, *APP[1:], ReplaceableView("positions_north", "SELECT * FROM station_positions WHERE latitude > 0"))
+    path = write(cli, head_url, "more positions")
+    source = path.read_text()
+    assert "previous_station_positions = ReplaceableView(" in source
+    assert "op.replace_replaceable_object(station_positions, replaces=previous_station_positions)" in source
+    assert source.index("op.replace_replaceable_object(station_positions") < source.index(
+        "op.create_replaceable_object(positions_north)")
+    registry(*APP)  # editing the registry afterwards changes nothing in the revision
+    assert cli("migrate", "--url", head_url).status == 0
+    with engine.connect() as conn:
+        assert "valid_to" in conn.scalar(sa.text("SELECT pg_get_viewdef('station_positions')"))
+        assert conn.scalar(sa.text("SELECT to_regclass('positions_north')")) is not None
+    assert cli("migrate", "-1", "--url", head_url).status == 0
+    assert snapshot(engine) == before
+
+
+def test_base_and_dependent_changing_together(cli, migrations_copy, head_url, registry, engine_for):
+    """The dependent's old version no longer compiles against the new base: both go in one step."""
+    engine = engine_for(head_url)
+    before = snapshot(engine)
+    base = ReplaceableView(
+        "station_positions",
+        stations.station_positions.definition.replace("s.code, s.name,", "s.code AS station_code, s.name,"),
+    )
+    dependent = ReplaceableView(
+        "active_station_positions",
+        stations.active_station_positions.definition.replace("p.code", "p.station_code"),
+    )
+    registry(dependent, base, *APP[2:])  # listed in the wrong order on purpose
+    source = write(cli, head_url, "rename code").read_text()
+    assert ("op.replace_replaceable_object(station_positions, replaces=previous_station_positions, "
+            "dependents=[active_station_positions])") in source
+    assert cli("migrate", "--url", head_url).status == 0
+    assert check(cli, head_url).status == 0
+    assert cli("migrate", "-1", "--url", head_url).status == 0
+    assert snapshot(engine) == before
+
+
+def test_generated_revision_keeps_bootstrap_equal_to_migrate(cli, migrations_copy, head_url, db_url, registry,
+                                                             engine_for):
+    registry(*APP, ReplaceableFunction("double_it(x integer)",
+                                       "RETURNS integer LANGUAGE plpgsql AS $$ BEGIN RETURN 2 * x; END $$",
+                                       grants={"PUBLIC": ["EXECUTE"]}))
+    write(cli, head_url, "double it")
+    assert cli("migrate", "--url", head_url).status == 0
+    assert cli("bootstrap", "--url", db_url).status == 0
+    assert snapshot(engine_for(db_url)) == snapshot(engine_for(head_url))
+
+
+def test_objects_outside_managed_schemas_and_extension_members_are_left_alone(cli, head_url, engine_for):
+    with engine_for(head_url).begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA elsewhere")
+        conn.exec_driver_sql("CREATE VIEW elsewhere.theirs AS SELECT 1 AS one")
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # functions in public
+    assert check(cli, head_url).status == 0
+
+
+def test_nothing_changed_writes_nothing(cli, migrations_copy, head_url):
+    before = sorted((migrations_copy / "versions").iterdir())
+    result = cli("makemigrations", "-m", "nothing", "--url", head_url)
+    assert result.status == 0 and "No changes detected." in result.err
+    assert sorted((migrations_copy / "versions").iterdir()) == before
