@@ -24,7 +24,7 @@ from alembic.script import Script
 from alembic.util import rev_id
 from sqlalchemy.engine import Connection
 
-from . import autogen, ddl, dependents, executor, loader, registry, runner
+from . import ddl, dependents, executor, loader, registry, runner
 from . import embedded as embedded_server
 from . import plugins as plugin_manager
 from .exceptions import CommandError
@@ -293,6 +293,8 @@ def makemigrations(
         if not diffs:
             progress.note("No changes detected.")
         return MakeMigrationsResult(diffs=diffs)
+    from . import autogen
+
     autogen.prepare(context.template_args, context.generated_revisions[-1].upgrade_ops.ops)
     written = [sc for sc in context.generate_scripts() if sc is not None]
     return MakeMigrationsResult(path=written[0].path, diffs=diffs)
@@ -304,7 +306,9 @@ def _autogenerate(settings: Settings, conn, message: Optional[str] = None):
     Reads only: everything it creates to compare is rolled back.
     :return: the `RevisionContext` (holding the new revision's operations) and its differences.
     """
-    from alembic.autogenerate import RevisionContext  # only makemigrations and checks need it
+    from alembic.autogenerate import RevisionContext  # only makemigrations and checks need these
+
+    from . import autogen
 
     script = loader.scripts(settings.migrations_dir)
     cfg = loader.config(settings.migrations_dir)
