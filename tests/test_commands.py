@@ -246,3 +246,120 @@ def test_schema_snapshot_sees_column_order(db_url, engine_for):
         first = schema_snapshot(conn)
         conn.exec_driver_sql("ALTER TABLE t DROP COLUMN a; ALTER TABLE t ADD COLUMN a int")
         assert schema_snapshot(conn) != first
+
+
+# -- found in review ---------------------------------------------------------
+
+
+def test_failure_on_a_callers_transaction_keeps_it_usable_and_releases_the_lock(
+    migrations_copy, db_url, engine_for
+):
+    from test_migrate import FAILING
+
+    (migrations_copy / "versions" / "fa11fa11fa11_breaks.py").write_text(FAILING.format(down=HEAD))
+    with engine_for(db_url).connect() as conn:
+        with conn.begin():
+            conn.exec_driver_sql("CREATE TABLE callers_work (id int)")
+            with pytest.raises(CommandError, match="fa11fa11fa11"):
+                myapp.db.migrate(conn)
+            assert conn.exec_driver_sql("SELECT count(*) FROM callers_work").scalar() == 0
+            held = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            ).scalar()
+            assert held == 0
+            assert conn.exec_driver_sql("SELECT to_regclass('networks')").scalar() is None
+
+
+def test_check_on_a_callers_transaction_keeps_its_work(head_url, engine_for):
+    with engine_for(head_url).connect() as conn:
+        with conn.begin():
+            conn.exec_driver_sql("CREATE TABLE callers_work (id int)")
+            result = myapp.db.migrate(conn, check=True)
+            assert [describe for describe in map(commands.describe_diff, result.drift)] == [
+                "remove table callers_work"
+            ]
+            assert conn.in_transaction()
+            assert conn.exec_driver_sql("SELECT to_regclass('callers_work')").scalar() is not None
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--url", ""], "--url is empty"),
+        (["--url", "postgresql+asyncpg://h/db"], "unsupported driver"),
+    ],
+)
+def test_more_bad_urls(cli, args, fragment):
+    result = cli("current", *args)
+    assert result.status == 2 and fragment in result.err and "Traceback" not in result.err
+
+
+def test_password_in_the_query_string_is_masked():
+    from myapp.db.runner import describe
+
+    text = describe(Settings.from_env("postgresql://u@/db?host=/tmp&password=hunter2"))
+    assert "hunter2" not in text and "password=%2A%2A%2A" in text
+
+
+def test_missing_migrations_folder_is_one_line(cli, monkeypatch):
+    monkeypatch.setenv("MYAPP_MIGRATIONS_DIR", "/nonexistent/migrations")
+    result = cli("heads")
+    assert result.status == 2 and result.err.count("\n") == 1 and "Traceback" not in result.err
+
+
+def test_revision_with_a_syntax_error_is_one_line(cli, migrations_copy):
+    (migrations_copy / "versions" / "bad0bad0bad0_oops.py").write_text("revision = 'bad0bad0bad0'\ndef upgrade(:\n")
+    result = cli("history")
+    assert result.status == 2 and "syntax error" in result.err and "bad0bad0bad0_oops.py" in result.err
+
+
+def test_sql_of_a_failing_revision_is_one_line(cli, migrations_copy):
+    (migrations_copy / "versions" / "fa11fa11fa12_py.py").write_text(
+        f'"""python error"""\nrevision = "fa11fa11fa12"\ndown_revision = "{HEAD}"\n'
+        "branch_labels = None\ndepends_on = None\n\ndef upgrade():\n    raise ValueError('boom')\n"
+    )
+    result = cli("migrate", "--sql")
+    assert result.status == 2
+    assert "fa11fa11fa12" in result.err and "ValueError: boom" in result.err and "Traceback" not in result.err
+
+
+def test_sql_with_an_unknown_from_names_the_option(cli):
+    result = cli("migrate", "--sql", "--from", "nosuch")
+    assert result.status == 2 and "--from revision 'nosuch'" in result.err
+
+
+def test_registry_error_names_the_broken_object(cli, db_url, monkeypatch):
+    import myapp.db.objects
+    from myapp.db import ReplaceableView
+    from myapp.db.registry import Registry
+
+    monkeypatch.setattr(myapp.db.objects, "registry", Registry([
+        ReplaceableView("b_dep", "SELECT * FROM a_bad"), ReplaceableView("a_bad", "SELEC 1"),
+    ]))
+    result = cli("bootstrap", "--url", db_url)
+    assert result.status == 2 and "view a_bad" in result.err and "syntax error" in result.err
+
+
+def test_refresh_concurrently_needs_a_plain_unique_index(cli, head_url, engine_for):
+    with engine_for(head_url).begin() as conn:
+        conn.exec_driver_sql("CREATE MATERIALIZED VIEW mv_partial AS SELECT 1 AS id")
+        conn.exec_driver_sql("CREATE UNIQUE INDEX ux_mv_partial ON mv_partial (id) WHERE id > 0")
+    result = cli("refresh", "--concurrently", "--url", head_url)
+    assert result.status == 0, result
+    assert "Refreshing public.mv_partial... OK" in result.err
+    assert "Refreshing public.daily_observations concurrently... OK" in result.err
+
+
+def test_dropped_column_and_the_view_that_used_it(cli, migrations_copy, head_url, engine_for):
+    """The view must go before the column, in the comparison and in the revision."""
+    with engine_for(head_url).begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE networks ADD COLUMN extra int")
+        conn.exec_driver_sql("CREATE VIEW extra_view AS SELECT extra FROM networks")
+    check = cli("makemigrations", "--check", "--url", head_url)
+    assert check.status == 1
+    assert check.out.splitlines() == ["drop view public.extra_view", "remove column networks.extra"]
+    written = cli("makemigrations", "-m", "tidy up", "--url", head_url)
+    assert written.status == 0, written
+    for target in ("head", "-1", "head"):
+        assert cli("migrate", target, "--url", head_url).status == 0, target
+    assert cli("makemigrations", "--check", "--url", head_url).status == 0

@@ -16,9 +16,10 @@ import traceback
 from typing import List, Optional
 
 import sqlalchemy.exc
+from alembic.util import CommandError as AlembicCommandError
 
 from . import commands
-from .exceptions import CommandError
+from .exceptions import CommandError, first_line
 from .output import StreamProgress
 from .settings import Settings
 
@@ -229,10 +230,20 @@ def main(argv: Optional[List[str]] = None) -> int:
             traceback.print_exc()
         sys.stderr.write(f"{PROG} {args.command}: error: {exc}\n")
         return exc.exit_status
+    except (AlembicCommandError, SyntaxError) as exc:
+        if args.traceback or args.verbose:
+            traceback.print_exc()
+        if isinstance(exc, SyntaxError):
+            where = f"{exc.filename}, line {exc.lineno}"
+            message = f"syntax error in {where}: {exc.msg}; fix that file"
+        else:
+            message = f"{first_line(exc)}; run 'python -m myapp.db heads' and 'history' to see the revisions"
+        sys.stderr.write(f"{PROG} {args.command}: error: {message}\n")
+        return 2
     except sqlalchemy.exc.DBAPIError as exc:
         if args.traceback or args.verbose:
             traceback.print_exc()
-        detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        detail = first_line(exc)
         sys.stderr.write(
             f"{PROG} {args.command}: error: the database refused: {detail}; "
             "run again with --traceback for details\n"

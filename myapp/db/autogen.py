@@ -105,8 +105,8 @@ def _changed(previous: ReplaceableObject, normalised: ReplaceableObject, declare
 def compare(conn, declared: Sequence[ReplaceableObject], metadata, table_ops=()) -> list:
     """Operations that turn the database's objects into ``declared``, in the order to apply them.
 
-    :param table_ops: Alembic's operations for the tables, applied first
-        (and rolled back) so declared objects may use new columns.
+    :param table_ops: Alembic's operations for the tables, applied (and rolled
+        back) before the declared objects are created, so they may use new columns.
     """
     declared = list(declared)
     kinds = _kinds()
@@ -115,15 +115,18 @@ def compare(conn, declared: Sequence[ReplaceableObject], metadata, table_ops=())
     before = catalog.read(conn, kinds, schemas)
     savepoint = conn.begin_nested()
     try:
-        operations = Operations(_migration_context(conn))
-        for op in _flatten(table_ops):
-            operations.invoke(op)
+        # Wait for no one: the drops below lock what they drop until the rollback.
+        conn.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
         # CASCADE is safe here: the savepoint is rolled back whatever happens.
         _execute_all(conn, [
             ddl.DropObject(obj.kind, obj.schema, obj.name, obj.arguments, if_exists=True, cascade=True)
             if obj.kind in ddl.KEYWORDS else obj.drop()
             for obj in sorted(before, key=lambda o: o.kind not in ddl.KEYWORDS)
         ])
+        # Then the tables as the models have them, which the stored objects may have blocked.
+        operations = Operations(_migration_context(conn))
+        for op in _flatten(table_ops):
+            operations.invoke(op)
         order = _create_for_comparison(conn, declared)
         after = catalog.read(conn, kinds, schemas)
         after_by_name: Dict[tuple, list] = {}
@@ -220,30 +223,33 @@ def _objects_of(op) -> list:
     return []  # Alembic's own operations
 
 
-def prepare(template_args: dict, operations: Sequence) -> None:
-    """Name every object the operations use and put their definitions in ``template_args``.
+def prepare(template_args: dict, upgrade: Sequence, downgrade: Sequence) -> None:
+    """Name every object the revision's operations use; put their definitions in ``template_args``.
 
     New versions are named after the object, previous ones ``previous_<name>``;
     the revision's module defines them all, so later revisions can name them
-    as ``"<revision>.<attribute>"``.
+    as ``"<revision>.<attribute>"``. The names are kept on the operations for
+    the renderers below.
     """
-    taken, definitions = set(), []
+    ours = [op for op in (*upgrade, *downgrade) if _objects_of(op)]
     new_ids = set()
-    for op in operations:
+    for op in upgrade:
         if isinstance(op, ReplaceReplaceableObjectOp):
             new_ids.update(id(o) for o in (op.new, *op.dependents))
         elif isinstance(op, CreateReplaceableObjectOp):
             new_ids.add(id(op.target))
-    for op in operations:
+    names: Dict[int, str] = {}
+    definitions = []
+    for op in ours:
+        op.names = names
         for obj in _objects_of(op):
-            if getattr(obj, "_variable", None):
+            if id(obj) in names:
                 continue
             base = _slug(obj.name) if id(obj) in new_ids else f"previous_{_slug(obj.name)}"
             name, n = base, 2
-            while name in taken:
+            while name in names.values():
                 name, n = f"{base}_{n}", n + 1
-            taken.add(name)
-            obj._variable = name
+            names[id(obj)] = name
             definitions.append(f"{name} = {obj.render()}")
     template_args["objects"] = "\n\n".join(definitions)
 
@@ -262,19 +268,20 @@ def _import(autogen_context, *objects) -> None:
 @renderers.dispatch_for(CreateReplaceableObjectOp)
 def _render_create(autogen_context, op):
     _import(autogen_context, op.target)
-    return f"op.create_replaceable_object({op.target._variable})"
+    return f"op.create_replaceable_object({op.names[id(op.target)]})"
 
 
 @renderers.dispatch_for(DropReplaceableObjectOp)
 def _render_drop(autogen_context, op):
     _import(autogen_context, op.target)
-    return f"op.drop_replaceable_object({op.target._variable})"
+    return f"op.drop_replaceable_object({op.names[id(op.target)]})"
 
 
 @renderers.dispatch_for(ReplaceReplaceableObjectOp)
 def _render_replace(autogen_context, op):
     _import(autogen_context, *_objects_of(op))
+    name = op.names.__getitem__
     extra = ""
     if op.dependents:
-        extra = ", dependents=[" + ", ".join(d._variable for d in op.dependents) + "]"
-    return f"op.replace_replaceable_object({op.new._variable}, replaces={op.old._variable}{extra})"
+        extra = ", dependents=[" + ", ".join(name(id(d)) for d in op.dependents) + "]"
+    return f"op.replace_replaceable_object({name(id(op.new))}, replaces={name(id(op.old))}{extra})"

@@ -8,7 +8,6 @@ which is what autogenerate compares.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Iterable, List, Sequence
 
@@ -67,15 +66,9 @@ def fold(text: str) -> str:
 
 def _grants(value) -> dict:
     grants: dict = {}
-    for grantee, privilege in _json(value):
+    for grantee, privilege in value or []:
         grants.setdefault(grantee, []).append(privilege)
     return grants
-
-
-def _json(value) -> list:
-    if value is None:
-        return []
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def _identify(obj, schema: str, identity: str, fingerprint: str):
@@ -93,7 +86,7 @@ def views(conn, schemas: Sequence[str], materialized: bool = False) -> List[Repl
         definition = row["definition"].strip().rstrip(";")
         if materialized:
             indexes = [MatviewIndex(name, columns, unique)
-                       for name, unique, columns, partial in _json(row["indexes"]) if not partial]
+                       for name, unique, columns, partial in row["indexes"] or [] if not partial]
             obj = ReplaceableMatview(row["relname"], definition, schema=row["nspname"],
                                      indexes=indexes, grants=grants)
         else:

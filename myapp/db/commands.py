@@ -2,7 +2,8 @@
 
 Each takes the database first: a `Settings`, a URL string, or a caller's open
 SQLAlchemy `Connection` (the cookbook's "sharing a connection"; it is left
-open, and an open transaction on it is joined rather than committed). None
+open, and an open transaction on it is joined, through a savepoint, rather
+than committed: the caller decides). None
 of them prints: they return results and report progress to a `Progress`.
 """
 
@@ -27,8 +28,9 @@ from sqlalchemy.engine import Connection
 from . import ddl, dependents, executor, loader, registry, runner
 from . import embedded as embedded_server
 from . import plugins as plugin_manager
-from .exceptions import CommandError
+from .exceptions import CommandError, first_line
 from .executor import Plan
+from .ops import DropReplaceableObjectOp
 from .output import Progress
 from .settings import Settings
 
@@ -235,6 +237,7 @@ class MakeMigrationsResult:
 def _installed(path: Path) -> bool:
     roots = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
     roots.update(getattr(site, "getsitepackages", lambda: [])())
+    roots.add(site.getusersitepackages())
     resolved = path.resolve()
     for root in roots:
         try:
@@ -295,7 +298,8 @@ def makemigrations(
         return MakeMigrationsResult(diffs=diffs)
     from . import autogen
 
-    autogen.prepare(context.template_args, context.generated_revisions[-1].upgrade_ops.ops)
+    revision = context.generated_revisions[-1]
+    autogen.prepare(context.template_args, revision.upgrade_ops.ops, revision.downgrade_ops.ops)
     written = [sc for sc in context.generate_scripts() if sc is not None]
     return MakeMigrationsResult(path=written[0].path, diffs=diffs)
 
@@ -303,7 +307,8 @@ def makemigrations(
 def _autogenerate(settings: Settings, conn, message: Optional[str] = None):
     """Run Alembic's autogenerate for the tables, then compare the replaceable objects.
 
-    Reads only: everything it creates to compare is rolled back.
+    Changes nothing in the end: what it does to compare happens in a savepoint
+    that is rolled back (it does hold locks on the objects it drops meanwhile).
     :return: the `RevisionContext` (holding the new revision's operations) and its differences.
     """
     from alembic.autogenerate import RevisionContext  # only makemigrations and checks need these
@@ -322,17 +327,26 @@ def _autogenerate(settings: Settings, conn, message: Optional[str] = None):
         context.run_autogenerate(rev, ctx)
         revision = context.generated_revisions[-1]
         objects = autogen.compare(ctx.connection, _objects(), _metadata(), revision.upgrade_ops.ops)
-        revision.upgrade_ops.ops.extend(objects)
-        revision.downgrade_ops.ops[:0] = [op.reverse() for op in reversed(objects)]
+        # Objects removed go before the table changes (they may use a column that goes),
+        # the rest after (they may use a new one); the downgrade mirrors it.
+        drops = [op for op in objects if isinstance(op, DropReplaceableObjectOp)]
+        rest = [op for op in objects if not isinstance(op, DropReplaceableObjectOp)]
+        revision.upgrade_ops.ops[:0] = drops
+        revision.upgrade_ops.ops.extend(rest)
+        revision.downgrade_ops.ops[:0] = [op.reverse() for op in reversed(rest)]
+        revision.downgrade_ops.ops.extend(op.reverse() for op in reversed(drops))
         return []
 
     cfg.attributes["connection"] = conn
-    with EnvironmentContext(
-        cfg, script, fn=retrieve, as_sql=False,
-        template_args=context.template_args, revision_context=context,
-    ):
-        script.run_env()
-    conn.rollback()
+    comparing = conn.begin_nested()  # a caller's transaction outlives the comparison
+    try:
+        with EnvironmentContext(
+            cfg, script, fn=retrieve, as_sql=False,
+            template_args=context.template_args, revision_context=context,
+        ):
+            script.run_env()
+    finally:
+        comparing.rollback()
     diffs = [d for ops in context.generated_revisions[-1].upgrade_ops_list for d in ops.as_diffs()]
     return context, diffs
 
@@ -400,13 +414,22 @@ def refresh(
                     f"no materialized view named {', '.join(sorted(missing))}; the database has: {known}"
                 )
             views = chosen
+        # CONCURRENTLY needs a populated view with a unique index on plain columns, for all rows.
+        can = set(conn.scalars(sa.text(
+            "SELECT i.indrelid FROM pg_index i WHERE i.indisunique"
+            " AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indrelid = ANY(:oids)"
+        ), {"oids": [v.oid for v in views]}))
         for view in views:
-            # CONCURRENTLY needs a unique index and a populated view.
-            unique = any(" UNIQUE INDEX " in sql for _, sql in view.indexes)
-            step = RefreshStep(f"{view.schema}.{view.name}", concurrently and unique and view.populated)
+            step = RefreshStep(f"{view.schema}.{view.name}", concurrently and view.oid in can and view.populated)
             progress.step_start(step)
             started = time.perf_counter()
-            conn.execute(ddl.RefreshMaterializedView(view.schema, view.name, concurrently=step.concurrently))
+            try:
+                conn.execute(ddl.RefreshMaterializedView(view.schema, view.name, concurrently=step.concurrently))
+            except sa.exc.DBAPIError as exc:
+                progress.step_failed(step)
+                raise CommandError(
+                    f"refreshing {step.name} failed: {first_line(exc)}; every refresh was rolled back"
+                ) from None
             progress.step_done(step, (time.perf_counter() - started) * 1000)
             done.append(step)
     if not done:

@@ -224,12 +224,6 @@ KEYWORDS = {
 }
 
 
-def sql_text(compiler, text: str) -> str:
-    """SQL text as the driver must receive it: '%' doubled for format-style drivers (psycopg2)."""
-    text = text.strip().rstrip(";")
-    return text.replace("%", "%%") if compiler.preparer._double_percents else text
-
-
 class ObjectDDL(DDLElement):
     """Base for statements about one named object; carries names, not SQL."""
 

@@ -8,7 +8,6 @@ definition, owner, privileges, comment and (materialized views) indexes.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -179,19 +178,13 @@ def _load(conn, kind_oids: Dict[str, List[int]]) -> Dict[int, Captured]:
                 populated=row["relispopulated"],
                 owner=row["owner"],
                 comment=row["comment"],
-                acl=[tuple(a) for a in _json(row["acl"])] if row["has_acl"] else None,
-                default_acl=[tuple(a) for a in _json(row["default_acl"])],
+                acl=[tuple(a) for a in row["acl"] or []] if row["has_acl"] else None,
+                default_acl=[tuple(a) for a in row["default_acl"] or []],
                 owned_by_me=row["owned_by_me"],
-                indexes=[tuple(i) for i in _json(row["indexes"])],
+                indexes=[tuple(i) for i in row["indexes"] or []],
                 arguments=row.get("arguments"),
             )
     return found
-
-
-def _json(value):
-    if value is None:
-        return []
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def find(conn, kind: str, schema: Optional[str], name: str, arguments: Optional[str] = None) -> Optional[Captured]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 import time
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
@@ -19,7 +20,7 @@ from alembic.script.revision import RevisionError
 from alembic.util import CommandError as AlembicCommandError
 
 from . import loader, plugins
-from .exceptions import CommandError
+from .exceptions import CommandError, first_line
 from .output import Progress
 
 Heads = Tuple[str, ...]
@@ -78,7 +79,7 @@ def current_heads(conn) -> Heads:
 
 
 def _revision_error(target: str, exc: Exception) -> CommandError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     return CommandError(
         f"cannot resolve migration target {target!r}: {text}; "
         "run 'python -m myapp.db showmigrations' to see the revisions"
@@ -124,13 +125,10 @@ def applied_revisions(script: ScriptDirectory, heads: Heads) -> set:
 
 
 def _db_message(exc: BaseException) -> str:
-    """The first line of what went wrong: the database's message, ours, or the exception's."""
-    orig = getattr(exc, "orig", None) or exc
-    lines = [line for line in str(orig).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else ""
+    """What went wrong: the database's message or ours as is, a Python error with its type."""
     if hasattr(exc, "orig") or isinstance(exc, CommandError):
-        return text
-    return f"{type(orig).__name__}: {text}"
+        return first_line(exc)
+    return f"{type(exc).__name__}: {first_line(exc)}"
 
 
 def run(
@@ -218,18 +216,30 @@ def render_sql(migrations_dir: str, target: str, start: Optional[str] = None) ->
         try:
             heads = (script.get_revision(start).revision,)
         except (RevisionError, AlembicCommandError, AttributeError) as exc:
-            raise _revision_error(start, exc) from None
+            raise CommandError(
+                f"cannot resolve --from revision {start!r}: {first_line(exc)}; "
+                "run 'python -m myapp.db history' to see the revisions"
+            ) from None
     p = plan(script, heads, target)
     buf = io.StringIO()
     cfg = loader.config(migrations_dir, output_buffer=buf)
     cfg.attributes["transaction_per_migration"] = False
-    with EnvironmentContext(
-        cfg,
-        script,
-        fn=lambda rev, context: plugins.hooked_steps(context, p),
-        as_sql=True,
-        starting_rev=heads[0] if heads else None,
-        destination_rev=p.destination,
-    ):
-        script.run_env()
+    try:
+        with EnvironmentContext(
+            cfg,
+            script,
+            fn=lambda rev, context: plugins.hooked_steps(context, p),
+            as_sql=True,
+            starting_rev=heads[0] if heads else None,
+            destination_rev=p.destination,
+        ):
+            script.run_env()
+    except Exception as exc:
+        # Alembic writes "-- Running upgrade A -> B" (or "downgrade B -> A") before each step.
+        running = re.findall(r"^-- Running (\w+) (\S+) -> (\S+)", buf.getvalue(), re.M)
+        where = ""
+        if running:
+            direction, down, up = running[-1]
+            where = f" in revision {up if direction == 'upgrade' else down}"
+        raise CommandError(f"rendering the SQL failed{where}: {_db_message(exc)}") from exc
     return p, buf.getvalue()

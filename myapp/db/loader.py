@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import functools
 from argparse import Namespace
-from typing import Optional, TextIO
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 
-def config(migrations_dir: str, *, stdout: Optional[TextIO] = None, output_buffer=None) -> Config:
+def config(migrations_dir: str, *, output_buffer=None) -> Config:
     """Build the Alembic `Config` for ``migrations_dir``; no alembic.ini is read."""
     # quiet: Alembic's own "Generating ..." lines would land on stdout.
-    cfg = Config(stdout=stdout, output_buffer=output_buffer, cmd_opts=Namespace(quiet=True))
+    cfg = Config(output_buffer=output_buffer, cmd_opts=Namespace(quiet=True))
     cfg.set_main_option("script_location", migrations_dir)
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")

@@ -6,8 +6,12 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import sqlalchemy as sa
 
-from .exceptions import CommandError
-from .replaceable import ReplaceableMatview, ReplaceableObject
+from .exceptions import CommandError, first_line
+from .replaceable import ReplaceableObject
+
+
+#: SQLSTATEs of "relation/function does not exist": maybe just not created yet.
+_MISSING = ("42P01", "42883")
 
 
 class Registry:
@@ -49,9 +53,6 @@ class Registry:
     def __contains__(self, name) -> bool:
         return self.get(name) is not None
 
-    def materialized_views(self) -> List[ReplaceableMatview]:
-        return [o for o in self if isinstance(o, ReplaceableMatview)]
-
 
 def create_all(conn, objects: Iterable[ReplaceableObject]) -> List[ReplaceableObject]:
     """Create every object, each after those it depends on; return them in creation order.
@@ -75,8 +76,13 @@ def create_all(conn, objects: Iterable[ReplaceableObject]) -> List[ReplaceableOb
                 savepoint.commit()
                 created.append(obj)
         if len(failed) == len(pending):
-            obj, exc = failed[0]
-            message = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise CommandError(f"cannot create {obj.label} from the registry: {message}")
+            # Name an object whose error is its own, not a missing dependency's.
+            obj, exc = next(
+                ((o, e) for o, e in failed if getattr(e.orig, "pgcode", None) not in _MISSING), failed[0]
+            )
+            raise CommandError(
+                f"cannot create {obj.label} from the registry: {first_line(exc)}; "
+                "fix its definition (in myapp/db/objects, or the plugin that contributes it)"
+            )
         pending = [obj for obj, _ in failed]
     return created

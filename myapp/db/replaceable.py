@@ -2,7 +2,7 @@
 
 Such an object cannot be altered in place, only replaced whole. Each class
 is a value object (kind, schema, name, definition) whose `create()` and
-`drop()` return DDL constructs; the operations in `replace_ops` decide when
+`drop()` return DDL constructs; the operations (`ops`, `toimpl`) decide how
 to replace, and `dependents` keeps what depends on an object alive across
 the replacement. A new kind (a trigger, a policy) subclasses
 `ReplaceableObject` and implements `create()` and `drop()`.
@@ -261,11 +261,6 @@ class ReplaceableMatview(ReplaceableObject):
     def _value(self):
         return super()._value() + (self.indexes, self.with_data)
 
-    @property
-    def unique_index(self) -> bool:
-        """True when REFRESH ... CONCURRENTLY is possible."""
-        return any(index.unique for index in self.indexes)
-
     def create(self):
         return ddl.CreateView(
             self.schema, self.name, self.definition, materialized=True, with_data=self.with_data
@@ -276,6 +271,3 @@ class ReplaceableMatview(ReplaceableObject):
             ddl.CreateIndexOn(self.schema, self.name, ix.name, ix.columns, unique=ix.unique)
             for ix in self.indexes
         ]
-
-    def refresh(self, concurrently: bool = False) -> ExecutableDDLElement:
-        return ddl.RefreshMaterializedView(self.schema, self.name, concurrently=concurrently)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import embedded, plugins
-from .exceptions import CommandError
+from .exceptions import CommandError, first_line
 from .output import Progress
 from .settings import Settings
 
@@ -17,21 +17,25 @@ from .settings import Settings
 LOCK_KEY = 0x6D796170702E6462
 
 
+def masked(url: sa.URL) -> str:
+    """The URL as text with every password masked, the query string's included."""
+    secret = {k: "***" for k in url.query if k in ("password", "sslpassword")}
+    return url.update_query_dict(secret).render_as_string(hide_password=True)
+
+
 def describe(settings: Settings) -> str:
     """Say which database ``settings`` point at, password masked."""
     if settings.connection is not None:
-        return "the caller's connection to " + settings.connection.engine.url.render_as_string(
-            hide_password=True
-        )
+        return "the caller's connection to " + masked(settings.connection.engine.url)
     if settings.url is not None:
-        return settings.url.render_as_string(hide_password=True)
+        return masked(settings.url)
     data_dir = settings.data_dir or embedded.default_data_dir()
     return f"embedded PostgreSQL, database {embedded.DATABASE!r} in {data_dir}"
 
 
 def _connect_error(url: sa.URL, exc: sa.exc.DBAPIError) -> CommandError:
-    message = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-    where = url.render_as_string(hide_password=True)
+    message = first_line(exc)
+    where = masked(url)
     if "does not exist" in message and "database" in message:
         hint = f"create it (createdb {url.database}) or fix the URL"
     elif "authentication" in message or "password" in message:
@@ -67,15 +71,17 @@ def connection(settings: Settings, progress: Progress, *, lock: bool = False) ->
     try:
         if lock:
             _lock(conn, progress)
+        failed = False
         try:
             yield conn
+        except BaseException:
+            failed = True
+            raise
         finally:
             if ours and conn.in_transaction() and not conn.invalidated:
                 conn.rollback()  # only reads can be left open here
             if lock and not conn.invalidated:  # invalidated: the server dropped the lock
-                conn.execute(sa.select(sa.func.pg_advisory_unlock(LOCK_KEY)))
-                if ours:
-                    conn.commit()
+                _unlock(conn, ours, failing=failed)
     finally:
         if owned:
             conn.close()
@@ -100,11 +106,23 @@ def _lock(conn: Connection, progress: Progress) -> None:
         conn.commit()  # end the autobegun transaction; the session lock stays
 
 
+def _unlock(conn: Connection, ours: bool, failing: bool) -> None:
+    try:
+        conn.execute(sa.select(sa.func.pg_advisory_unlock(LOCK_KEY)))
+        if ours:
+            conn.commit()
+    except sa.exc.DBAPIError:
+        # Never hide the error that brought us here; the lock then ends with the session.
+        if not failing:
+            raise
+
+
 @contextlib.contextmanager
 def transaction(conn: Connection) -> Iterator[None]:
-    """Run the block in one transaction, or inside the caller's if one is open."""
-    if conn.in_transaction():
+    """Run the block in a transaction of its own, or in a savepoint of the caller's.
+
+    A savepoint keeps a failure from aborting the caller's transaction, so it
+    stays usable, and the lock can be released, after the error.
+    """
+    with conn.begin_nested() if conn.in_transaction() else conn.begin():
         yield
-    else:
-        with conn.begin():
-            yield

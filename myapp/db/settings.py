@@ -36,6 +36,11 @@ def parse_url(text: str) -> URL:
         )
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg2")
+    elif url.drivername != "postgresql+psycopg2":
+        raise CommandError(
+            f"unsupported driver {url.drivername!r} in the URL: myapp uses psycopg2; "
+            "write postgresql:// or postgresql+psycopg2://"
+        )
     if not url.database:
         raise CommandError(
             "the database URL names no database: add one, as in postgresql://HOST/DATABASE"
@@ -67,7 +72,9 @@ class Settings:
     ) -> "Settings":
         """Resolve settings from arguments first, then ``MYAPP_*`` environment variables."""
         environ = os.environ if environ is None else environ
-        text = url or environ.get(URL_VARIABLE) or None
+        if url is not None and not url.strip():
+            raise CommandError("--url is empty: give a database URL, or leave the option out")
+        text = url if url is not None else environ.get(URL_VARIABLE) or None
         data_dir = environ.get(DATA_DIR_VARIABLE)
         return cls(
             url=parse_url(text) if text and connection is None else None,

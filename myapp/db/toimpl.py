@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from . import ddl
 from . import dependents
-from .exceptions import CommandError
+from .exceptions import CommandError, first_line
 from .ops import (
     CreateReplaceableObjectOp,
     DropReplaceableObjectOp,
@@ -25,10 +25,6 @@ def _run(operations, statements) -> None:
 
 def _declared_grants(obj: ReplaceableObject):
     return [(role, privilege) for role, privileges in obj.grants.items() for privilege in privileges]
-
-
-def _message(exc: sa.exc.DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
 
 
 def create_replaceable_object(operations, operation):
@@ -118,7 +114,7 @@ def _replace(operations, new: ReplaceableObject, old, changed_dependents=()) -> 
         except sa.exc.DBAPIError as exc:
             raise CommandError(
                 f"cannot recreate {captured.label}, which depends on {new.label}, after replacing it: "
-                f"{_message(exc)}; pass its new version in dependents= of this replacement"
+                f"{first_line(exc)}; pass its new version in dependents= of this replacement"
             ) from None
     for dependent in pending:  # changed, but did not depend on the old version
         _replace(operations, dependent, _find(conn, dependent))
