@@ -8,8 +8,10 @@ environment says what to build:
 
 * ``BENCH_AUTOGEN_N``: the number of objects (half views, half functions;
   an odd N has one more function than views);
-* ``BENCH_AUTOGEN_VARIANT``: ``base`` (default) or ``changed``, where one
-  view's definition differs (``changed_view()`` names it);
+* ``BENCH_AUTOGEN_VARIANT``: ``base`` (default), ``changed`` (the last
+  view, which no other view selects from, has a different WHERE clause) or
+  ``changed_mid`` (the same change to a view in the middle of a chain, with
+  views that depend on it); ``changed_view()`` names the changed view;
 * ``BENCH_AUTOGEN_ORDER``: the order of the objects in the registry:
   ``dependency`` (default: views and functions alternate, each view after
   the view it selects from) or ``shuffled`` (a fixed pseudo-random
@@ -33,6 +35,7 @@ from myapp.db import ReplaceableFunction, ReplaceableView, hookimpl
 
 N_VARIABLE = "BENCH_AUTOGEN_N"
 VARIANT_VARIABLE = "BENCH_AUTOGEN_VARIANT"
+VARIANTS = ("base", "changed", "changed_mid")
 ORDER_VARIABLE = "BENCH_AUTOGEN_ORDER"
 ORDERS = ("dependency", "shuffled")
 CHAINS = 10  # views 0..9 select from networks; view i >= 10 from view i - 10
@@ -43,7 +46,7 @@ _VIEW = """
     WHERE id > {low} AND name <> 'bench {i}'
 """
 
-# One view in the middle of a chain, so it has dependents: the change keeps its columns.
+# The changed view keeps its columns, so views that select from it still work.
 _CHANGED_VIEW = """
     SELECT id, name, description, created_at, country_code
     FROM {source}
@@ -79,10 +82,13 @@ def function_name(j: int) -> str:
     return f"bench_f{j:04d}"
 
 
-def changed_view(n: int) -> int:
-    """The index of the view the ``changed`` variant changes: mid-chain, with dependents when N allows."""
+def changed_view(n: int, variant: str = "changed") -> int:
+    """The index of the view a variant changes: the last view (``changed``), or one mid-chain (``changed_mid``).
+
+    The last view has no dependents; the mid-chain one has some when N >= 40.
+    """
     views, _ = counts(n)
-    return views // 2
+    return views - 1 if variant == "changed" else views // 2 - 1
 
 
 def view_source(i: int) -> str:
@@ -92,12 +98,12 @@ def view_source(i: int) -> str:
 
 def objects(n: int, variant: str = "base", order: str = "dependency") -> list:
     """The N objects in the registry's order (see the module's docstring)."""
-    if variant not in ("base", "changed"):
+    if variant not in VARIANTS:
         raise ValueError(f"unknown workload variant {variant!r}")
     if order not in ORDERS:
         raise ValueError(f"unknown workload order {order!r}")
     views, functions = counts(n)
-    changed = changed_view(n) if variant == "changed" else None
+    changed = changed_view(n, variant) if variant != "base" else None
     view_objects = [
         ReplaceableView(
             view_name(i),
