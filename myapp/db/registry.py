@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import deque
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import sqlalchemy as sa
@@ -57,32 +59,49 @@ class Registry:
 def create_all(conn, objects: Iterable[ReplaceableObject]) -> List[ReplaceableObject]:
     """Create every object, each after those it depends on; return them in creation order.
 
-    The order is found by trying: an object that fails (because what it
-    selects from is not there yet) is retried after the others, each try
-    inside a savepoint. An object that can never be created is an error.
+    The order is found by trying, each try inside a savepoint. An object that
+    fails because a relation or function it uses does not exist yet waits for
+    the object of that name and is tried again right after it is created, so
+    each object is tried about twice whatever order they come in. An object
+    that can never be created is an error naming it.
     """
-    pending, created = list(objects), []
+    pending = deque(objects)
+    names = {obj.name for obj in pending}
+    waiting: Dict[str, List[Tuple[ReplaceableObject, Exception]]] = {}
+    created, failed = [], []
     while pending:
-        failed = []
-        for obj in pending:
-            savepoint = conn.begin_nested()
-            try:
-                for statement in (obj.create(), *obj.after_create()):
-                    conn.execute(statement)
-            except sa.exc.DBAPIError as exc:
-                savepoint.rollback()
-                failed.append((obj, exc))
+        obj = pending.popleft()
+        savepoint = conn.begin_nested()
+        try:
+            for statement in (obj.create(), *obj.after_create()):
+                conn.execute(statement)
+        except sa.exc.DBAPIError as exc:
+            savepoint.rollback()
+            missing = _missing_name(exc)
+            if missing in names and missing not in {o.name for o in created}:
+                waiting.setdefault(missing, []).append((obj, exc))
             else:
-                savepoint.commit()
-                created.append(obj)
-        if len(failed) == len(pending):
-            # Name an object whose error is its own, not a missing dependency's.
-            obj, exc = next(
-                ((o, e) for o, e in failed if getattr(e.orig, "pgcode", None) not in _MISSING), failed[0]
-            )
-            raise CommandError(
-                f"cannot create {obj.label} from the registry: {first_line(exc)}; "
-                "fix its definition (in myapp/db/objects, or the plugin that contributes it)"
-            )
-        pending = [obj for obj, _ in failed]
+                failed.append((obj, exc))
+            continue
+        savepoint.commit()
+        created.append(obj)
+        pending.extendleft(o for o, _ in reversed(waiting.pop(obj.name, [])))
+    failed += [entry for entries in waiting.values() for entry in entries]
+    if failed:
+        # Name an object whose error is its own, not a missing dependency's.
+        obj, exc = next(
+            ((o, e) for o, e in failed if getattr(e.orig, "pgcode", None) not in _MISSING), failed[0]
+        )
+        raise CommandError(
+            f"cannot create {obj.label} from the registry: {first_line(exc)}; "
+            "fix its definition (in myapp/db/objects, or the plugin that contributes it)"
+        )
     return created
+
+
+def _missing_name(exc: sa.exc.DBAPIError) -> Optional[str]:
+    """The bare name in 'relation "s.x" does not exist' or 'function x(integer) does not exist'."""
+    if getattr(exc.orig, "pgcode", None) not in _MISSING:
+        return None
+    found = re.search(r'(?:relation|function) "?([^"(]+)', first_line(exc))
+    return found.group(1).rpartition(".")[2] if found else None
