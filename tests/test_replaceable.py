@@ -391,3 +391,15 @@ def test_refresh_operation(op, conn):
     conn.exec_driver_sql("INSERT INTO networks (name) VALUES ('b')")
     op.refresh_materialized_view("public.counts", concurrently=True)
     assert conn.scalar(sa.text("SELECT n FROM counts")) == 2
+
+
+def test_registry_creation_with_one_name_in_two_schemas(conn):
+    from myapp.db.registry import create_all
+
+    for schema in ("a", "b"):
+        conn.execute(sa.schema.CreateSchema(schema))
+    objects = [ReplaceableView("x", "SELECT * FROM a.y", schema="a"),
+               ReplaceableView("y", "SELECT 2 AS two", schema="b"),
+               ReplaceableView("y", "SELECT 1 AS one", schema="a")]
+    created = create_all(conn, objects)
+    assert [(o.schema, o.name) for o in created] == [("b", "y"), ("a", "y"), ("a", "x")]

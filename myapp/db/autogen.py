@@ -167,22 +167,9 @@ def _below(conn, obj) -> List[tuple]:
 
 def _outermost_first(conn, removed: list) -> list:
     """Order objects to drop so that each comes before what it depends on."""
-    ids = {obj.identity for obj in removed}
-    below = {obj.identity: [i for i in _below(conn, obj) if i in ids] for obj in removed}
-    ordered, seen = [], set()
-
-    def visit(obj):
-        if obj.identity in seen:
-            return
-        seen.add(obj.identity)
-        for other in removed:
-            if other.identity in below[obj.identity]:
-                visit(other)
-        ordered.append(obj)
-
-    for obj in removed:
-        visit(obj)
-    return ordered
+    tracked = {obj.oid: obj for obj in removed if getattr(obj, "oid", None)}
+    ordered = [tracked[oid] for oid in dependents.drop_order(conn, list(tracked))]
+    return ordered + [obj for obj in removed if not getattr(obj, "oid", None)]  # plugin kinds
 
 
 def _fold_dependents(conn, changes: list) -> list:

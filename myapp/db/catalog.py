@@ -27,7 +27,7 @@ _GRANTS = """(SELECT json_agg(json_build_array(
 
 _RELATIONS = sa.text(
     f"""
-    SELECT n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid) AS definition,
+    SELECT c.oid, n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid) AS definition,
            {_GRANTS.format(acl='c.relacl', letter='r', owner='c.relowner')} AS grants,
            (SELECT json_agg(json_build_array(
                        ic.relname, i.indisunique,
@@ -46,7 +46,7 @@ _RELATIONS = sa.text(
 
 _FUNCTIONS = sa.text(
     f"""
-    SELECT n.nspname, p.proname, pg_get_function_arguments(p.oid) AS arguments,
+    SELECT p.oid, n.nspname, p.proname, pg_get_function_arguments(p.oid) AS arguments,
            pg_get_function_identity_arguments(p.oid) AS identity,
            pg_get_functiondef(p.oid) AS functiondef,
            {_GRANTS.format(acl='p.proacl', letter='f', owner='p.proowner')} AS grants
@@ -71,7 +71,8 @@ def _grants(value) -> dict:
     return grants
 
 
-def _identify(obj, schema: str, identity: str, fingerprint: str):
+def _identify(obj, oid: int, schema: str, identity: str, fingerprint: str):
+    obj.oid = oid
     obj.identity = (obj.kind, schema, obj.name, identity)
     obj.fingerprint = fingerprint
     return obj
@@ -91,7 +92,7 @@ def views(conn, schemas: Sequence[str], materialized: bool = False) -> List[Repl
                                      indexes=indexes, grants=grants)
         else:
             obj = ReplaceableView(row["relname"], definition, schema=row["nspname"], grants=grants)
-        found.append(_identify(obj, row["nspname"], "", fold(definition)))
+        found.append(_identify(obj, row["oid"], row["nspname"], "", fold(definition)))
     return found
 
 
@@ -104,7 +105,7 @@ def functions(conn, schemas: Sequence[str]) -> List[ReplaceableFunction]:
             f"{row['proname']}({row['arguments']})", definition.strip(),
             schema=row["nspname"], grants=_grants(row["grants"]),
         )
-        found.append(_identify(obj, row["nspname"], row["identity"], fold(row["functiondef"])))
+        found.append(_identify(obj, row["oid"], row["nspname"], row["identity"], fold(row["functiondef"])))
     return found
 
 

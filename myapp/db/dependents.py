@@ -292,6 +292,22 @@ def dependents(conn, root: Captured) -> List[Captured]:
     return [captured[oid] for oid in _creation_order(root.oid, edges) if oid in captured]
 
 
+def drop_order(conn, oids: Sequence[int]) -> List[int]:
+    """``oids`` ordered so that each comes before anything among them it depends on.
+
+    One catalog query for the direct edges among them, then a topological sort.
+    """
+    wanted = set(oids)
+    if not wanted:
+        return []
+    edges: Dict[int, set] = {0: set(wanted)}
+    for _, child, parent in conn.execute(_DEPENDENTS, {"oids": list(wanted)}):
+        if child in wanted and parent in wanted:
+            edges.setdefault(parent, set()).add(child)
+    created = _creation_order(0, edges)  # a virtual root above them all
+    return [oid for oid in reversed(created)]
+
+
 def _creation_order(root: int, edges: Dict[int, set]) -> List[int]:
     """Topological order of everything below ``root``: parents before children."""
     indegree: Dict[int, int] = {}

@@ -66,7 +66,9 @@ def create_all(conn, objects: Iterable[ReplaceableObject]) -> List[ReplaceableOb
     that can never be created is an error naming it.
     """
     pending = deque(objects)
-    names = {obj.name for obj in pending}
+    uncreated: Dict[str, int] = {}  # bare name -> objects of that name not created yet
+    for obj in pending:
+        uncreated[obj.name] = uncreated.get(obj.name, 0) + 1
     waiting: Dict[str, List[Tuple[ReplaceableObject, Exception]]] = {}
     created, failed = [], []
     while pending:
@@ -78,13 +80,14 @@ def create_all(conn, objects: Iterable[ReplaceableObject]) -> List[ReplaceableOb
         except sa.exc.DBAPIError as exc:
             savepoint.rollback()
             missing = _missing_name(exc)
-            if missing in names and missing not in {o.name for o in created}:
+            if uncreated.get(missing):  # the name may be another schema's: wait for them all
                 waiting.setdefault(missing, []).append((obj, exc))
             else:
                 failed.append((obj, exc))
             continue
         savepoint.commit()
         created.append(obj)
+        uncreated[obj.name] -= 1
         pending.extendleft(o for o, _ in reversed(waiting.pop(obj.name, [])))
     failed += [entry for entries in waiting.values() for entry in entries]
     if failed:
