@@ -35,7 +35,7 @@ def _settings(args) -> Settings:
 
 
 def _progress(args) -> StreamProgress:
-    return StreamProgress(sys.stderr, verbose=args.verbose)
+    return StreamProgress(sys.stderr)
 
 
 def cmd_bootstrap(args) -> int:

@@ -35,9 +35,8 @@ class Progress:
 class StreamProgress(Progress):
     """Write progress lines, Django style, to a stream (stderr by default)."""
 
-    def __init__(self, stream: Optional[TextIO] = None, verbose: bool = False):
+    def __init__(self, stream: Optional[TextIO] = None):
         self.stream = stream or sys.stderr
-        self.verbose = verbose
 
     def _write(self, text: str, end: str = "\n") -> None:
         self.stream.write(text + end)
