@@ -43,12 +43,13 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 
-from myapp.db.settings import (
-    DATA_DIR_VARIABLE,
-    MIGRATIONS_VARIABLE,
-    PACKAGE_MIGRATIONS,
-    URL_VARIABLE,
-)
+from myapp.apps import app as APP
+
+URL_VARIABLE = APP.variable("DATABASE_URL")
+DATA_DIR_VARIABLE = APP.variable("DATA_DIR")
+MIGRATIONS_VARIABLE = APP.variable("MIGRATIONS_DIR")
+#: The package's own migrations folder (env.py and versions/).
+PACKAGE_MIGRATIONS = str(APP.migrations_dir({}))
 
 ADMIN_URL_VARIABLE = "MYAPP_BENCH_ADMIN_URL"
 
@@ -140,8 +141,8 @@ def version_of(url: str) -> List[str]:
 
 
 def snapshot_of(url: str) -> Dict[str, list]:
-    """The schema snapshot the project's tests compare (myapp.db.inspection)."""
-    from myapp.db.inspection import schema_snapshot
+    """The schema snapshot the project's tests compare (myapp.db.catalog.snapshot)."""
+    from myapp.db.catalog.snapshot import schema_snapshot
 
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     try:
@@ -163,9 +164,9 @@ def package_revisions() -> List[Path]:
 
 
 def _package_chain() -> List[Tuple[str, str]]:
-    from myapp.db import loader
+    from myapp.db.runtime import scripts
 
-    script = loader.scripts(PACKAGE_MIGRATIONS)
+    script = scripts.scripts(Path(PACKAGE_MIGRATIONS))
     chain = list(reversed(list(script.walk_revisions())))
     if len(script.get_heads()) != 1 or len(script.get_bases()) != 1:
         raise SystemExit("bench: the package's migration history is not a single linear chain")
@@ -227,8 +228,7 @@ def generate_history(dest: Path, total: int) -> str:
         shutil.rmtree(dest)
     versions = dest / "versions"
     versions.mkdir(parents=True)
-    for name in ("env.py", "script.py.mako"):
-        shutil.copy2(Path(PACKAGE_MIGRATIONS) / name, dest / name)
+    shutil.copy2(Path(PACKAGE_MIGRATIONS) / "env.py", dest / "env.py")
     for path in own:
         shutil.copy2(path, versions / path.name)
     down = package_head()

@@ -82,7 +82,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple  # noqa: E402
 import _autogen_workload as workload  # noqa: E402
 import _common as c  # noqa: E402
 from myapp.db.plugins import GROUP, LOAD_VARIABLE  # noqa: E402
-from myapp.db.settings import MIGRATIONS_VARIABLE, PACKAGE_MIGRATIONS  # noqa: E402
+from _common import MIGRATIONS_VARIABLE, PACKAGE_MIGRATIONS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PLUGIN_NAME = "bench_autogen"

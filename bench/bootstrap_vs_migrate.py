@@ -26,7 +26,7 @@ round comes first (bytecode and OS caches). Two histories:
 
 After every run the version table is checked to hold the head; after the
 timed runs the schema of the last bootstrapped and the last migrated database
-are compared (myapp.db.inspection.schema_snapshot, as the tests do).
+are compared (myapp.db.catalog.snapshot.schema_snapshot, as the tests do).
 
 The server is a throwaway embedded PostgreSQL in a temporary directory, or
 the server of MYAPP_BENCH_ADMIN_URL if that is set (databases created there
@@ -41,7 +41,7 @@ import sys
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 
 import _common as c  # noqa: E402
-from myapp.db.settings import MIGRATIONS_VARIABLE  # noqa: E402
+from _common import MIGRATIONS_VARIABLE  # noqa: E402
 
 
 def history_cases(dbs, env, head, revisions, label):

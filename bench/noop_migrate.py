@@ -35,7 +35,7 @@ import sys
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 
 import _common as c  # noqa: E402
-from myapp.db.settings import MIGRATIONS_VARIABLE  # noqa: E402
+from _common import MIGRATIONS_VARIABLE  # noqa: E402
 
 
 def noop_case(dbs, env, template, head, label):

@@ -68,7 +68,7 @@ import myapp.db  # noqa: E402
 import myapp.db.toimpl  # noqa: E402,F401  (registers the operations)
 from myapp.db.ops import ReplaceReplaceableObjectOp  # noqa: E402
 from myapp.db.replaceable import MatviewIndex, ReplaceableMatview, ReplaceableView  # noqa: E402
-from myapp.db.settings import PACKAGE_MIGRATIONS, Settings, parse_url  # noqa: E402
+from myapp.db.settings import Settings  # noqa: E402
 
 BASE_NAME = "bench_base"
 BASE_GRANTS = {"PUBLIC": ["SELECT"]}
@@ -284,7 +284,7 @@ def main(argv=None) -> int:
             url = dbs.create()
             started = time.perf_counter()
             # The package's own history, whatever MYAPP_MIGRATIONS_DIR says.
-            myapp.db.migrate(Settings(url=parse_url(url), migrations_dir=PACKAGE_MIGRATIONS))
+            myapp.db.migrate(Settings.from_env(url, environ={}))
             sys.stderr.write(f"  migrate to head: {time.perf_counter() - started:.3f}s\n")
             if c.version_of(url) != [c.package_head()]:
                 raise SystemExit("bench: the database did not reach head")

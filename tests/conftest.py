@@ -20,8 +20,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from myapp.db import settings as settings_module
-from myapp.db.__main__ import main
+from myapp.apps import app as myapp_app
+from myapp.db.cli import main
+
+URL_VARIABLE = myapp_app.variable("DATABASE_URL")
+MIGRATIONS_VARIABLE = myapp_app.variable("MIGRATIONS_DIR")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,9 +128,9 @@ def migrations_copy(tmp_path, monkeypatch):
     """A private copy of the package's migrations, used by every command in the test."""
     target = tmp_path / "migrations"
     shutil.copytree(
-        settings_module.PACKAGE_MIGRATIONS, target, ignore=shutil.ignore_patterns("__pycache__")
+        myapp_app.migrations_dir({}), target, ignore=shutil.ignore_patterns("__pycache__")
     )
-    monkeypatch.setenv(settings_module.MIGRATIONS_VARIABLE, str(target))
+    monkeypatch.setenv(MIGRATIONS_VARIABLE, str(target))
     return target
 
 
@@ -142,7 +145,7 @@ class Result:
 @pytest.fixture
 def cli(monkeypatch):
     """Run ``python -m myapp.db ARGS`` in this process; return status, stdout and stderr."""
-    monkeypatch.delenv(settings_module.URL_VARIABLE, raising=False)
+    monkeypatch.delenv(URL_VARIABLE, raising=False)
 
     def run(*args) -> Result:
         out, err = io.StringIO(), io.StringIO()
@@ -158,7 +161,7 @@ def cli(monkeypatch):
 
 def run_process(*args, env=None, **kwargs) -> subprocess.CompletedProcess:
     """Run ``python -m myapp.db ARGS`` as a separate process."""
-    full_env = {k: v for k, v in os.environ.items() if k != settings_module.URL_VARIABLE}
+    full_env = {k: v for k, v in os.environ.items() if k != URL_VARIABLE}
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "myapp.db", *map(str, args)],

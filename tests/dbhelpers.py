@@ -1,10 +1,10 @@
 """Helpers shared by the test modules: the package's revisions and schema readers."""
 
-from myapp.db import loader
-from myapp.db.inspection import schema_snapshot
-from myapp.db.settings import PACKAGE_MIGRATIONS
+from myapp.apps import app
+from myapp.db.catalog.snapshot import schema_snapshot
+from myapp.db.runtime import scripts
 
-REVISIONS = [sc.revision for sc in reversed(list(loader.scripts(PACKAGE_MIGRATIONS).walk_revisions()))]
+REVISIONS = [sc.revision for sc in reversed(list(scripts.scripts(app.migrations_dir({})).walk_revisions()))]
 HEAD = REVISIONS[-1]
 
 

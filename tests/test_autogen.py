@@ -11,7 +11,7 @@ import myapp.db.objects
 from dbhelpers import snapshot
 from myapp.db import MatviewIndex, ReplaceableFunction, ReplaceableMatview, ReplaceableView
 from myapp.db.objects import geo, stations, summaries
-from myapp.db.registry import Registry
+from myapp.db.replaceable.registry import Registry
 
 APP = [stations.station_positions, stations.active_station_positions, geo.distance_km,
        summaries.daily_observations]

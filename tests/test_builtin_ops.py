@@ -13,9 +13,9 @@ from alembic.runtime.migration import MigrationContext
 
 import myapp.db
 from myapp.db import plugins
-from myapp.db.builtins.grants import GrantPrivilegesOp, RevokePrivilegesOp
-from myapp.db.builtins.guards import CreateIndexIfNotExistsOp, CreateTableIfNotExistsOp, DropTableIfExistsOp
-from myapp.db.exceptions import CommandError
+from myapp.db.plugins.builtins.grants import GrantPrivilegesOp, RevokePrivilegesOp
+from myapp.db.plugins.builtins.guards import CreateIndexIfNotExistsOp, CreateTableIfNotExistsOp, DropTableIfExistsOp
+from myapp.db.errors import CommandError
 
 from dbhelpers import HEAD, version
 

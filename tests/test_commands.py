@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import sysconfig
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 import myapp.db
-from myapp.db import commands
-from myapp.db.exceptions import CommandError
-from myapp.db.inspection import schema_snapshot
+from myapp.db.errors import CommandError
+from myapp.db.autogenerate.describe import describe_diff
+from myapp.db.catalog.snapshot import schema_snapshot
+from myapp.db.commands.makemigrations import check_writable
 from myapp.db.settings import Settings
 
 from dbhelpers import HEAD, REVISIONS, snapshot, tables, version
@@ -163,7 +162,7 @@ def test_makemigrations_needs_a_message(cli, migrations_copy, head_url):
 def test_makemigrations_refuses_an_installed_package(tmp_path):
     site_dir = Path(sysconfig.get_paths()["purelib"]) / "myapp" / "db" / "migrations" / "versions"
     with pytest.raises(CommandError, match="installed package"):
-        commands._check_writable(site_dir)
+        check_writable(site_dir)
 
 
 # -- connection errors -------------------------------------------------------
@@ -193,9 +192,7 @@ def test_missing_database_is_one_line(cli, admin_url):
 
 def test_password_is_masked():
     settings = Settings.from_env("postgresql://me:s3cret@db.example/app")
-    from myapp.db.runner import describe
-
-    assert "s3cret" not in describe(settings) and "***" in describe(settings)
+    assert "s3cret" not in settings.describe() and "***" in settings.describe()
 
 
 def test_url_resolution_order(monkeypatch):
@@ -275,7 +272,7 @@ def test_check_on_a_callers_transaction_keeps_its_work(head_url, engine_for):
         with conn.begin():
             conn.exec_driver_sql("CREATE TABLE callers_work (id int)")
             result = myapp.db.migrate(conn, check=True)
-            assert [describe for describe in map(commands.describe_diff, result.drift)] == [
+            assert [describe for describe in map(describe_diff, result.drift)] == [
                 "remove table callers_work"
             ]
             assert conn.in_transaction()
@@ -295,9 +292,7 @@ def test_more_bad_urls(cli, args, fragment):
 
 
 def test_password_in_the_query_string_is_masked():
-    from myapp.db.runner import describe
-
-    text = describe(Settings.from_env("postgresql://u@/db?host=/tmp&password=hunter2"))
+    text = Settings.from_env("postgresql://u@/db?host=/tmp&password=hunter2").describe()
     assert "hunter2" not in text and "password=%2A%2A%2A" in text
 
 
@@ -331,7 +326,7 @@ def test_sql_with_an_unknown_from_names_the_option(cli):
 def test_registry_error_names_the_broken_object(cli, db_url, monkeypatch):
     import myapp.db.objects
     from myapp.db import ReplaceableView
-    from myapp.db.registry import Registry
+    from myapp.db.replaceable.registry import Registry
 
     monkeypatch.setattr(myapp.db.objects, "registry", Registry([
         ReplaceableView("b_dep", "SELECT * FROM a_bad"), ReplaceableView("a_bad", "SELEC 1"),

@@ -24,7 +24,8 @@ def test_wheel_ships_the_migrations(tmp_path):
     (wheel,) = tmp_path.glob("myapp-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "myapp/db/migrations/env.py" in names
-    assert "myapp/db/migrations/script.py.mako" in names
+    assert "myapp/db/runtime/scaffold/env.py" in names
+    assert "myapp/db/runtime/scaffold/script.py.mako" in names
     shipped = {n.rsplit("/", 1)[1].split("_")[0] for n in names if n.startswith("myapp/db/migrations/versions/")}
     assert shipped >= set(REVISIONS)
     assert any(n.endswith("entry_points.txt") for n in names)

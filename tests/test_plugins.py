@@ -20,7 +20,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.operations import Operations
 
-from myapp.db import hookspecs, plugins
+from myapp.apps import app as myapp_app
+from myapp.db import plugins
+from myapp.db.plugins import hookspecs
 
 from conftest import ROOT, run_process
 from dbhelpers import HEAD, version
@@ -165,7 +167,7 @@ def replaceable_objects():
 def test_hook_replaceable_objects(site):
     site.add("objects", OBJECTS_PLUGIN)
     site.add("more", "from myapp.db import hookimpl\n\n@hookimpl\ndef replaceable_objects():\n    return None\n")
-    assert [o.name for o in plugins.load().objects] == ["network_names", "one"]
+    assert [o.name for o in plugins.load().objects(myapp_app)] == ["network_names", "one"]
 
 
 def test_bootstrap_creates_objects_from_plugins(site, cli, db_url, engine_for):
@@ -410,7 +412,7 @@ BROKEN = {
     ),
     "taken by a built-in": (
         OPS_PLUGIN.replace('register_operation("note")', 'register_operation("set_role", "note")'),
-        "registers operation 'set_role', a name already taken by plugin 'myapp.db.builtins.roles'",
+        "registers operation 'set_role', a name already taken by plugin 'myapp.db.plugins.builtins.roles'",
     ),
     "unknown argument": (
         "from myapp.db import hookimpl\n\n@hookimpl\ndef register_operations(operations, nope):\n    pass\n",
@@ -475,12 +477,12 @@ def test_load_variable_naming_a_missing_plugin_is_an_error(site, cli, monkeypatc
 
 
 def test_disabling_a_builtin_removes_its_operations(site, cli, monkeypatch):
-    monkeypatch.setenv(plugins.DISABLE_VARIABLE, "myapp.db.builtins.roles")
+    monkeypatch.setenv(plugins.DISABLE_VARIABLE, "myapp.db.plugins.builtins.roles")
     plugins.load()
     assert not hasattr(Operations, "set_role") and hasattr(Operations, "grant_privileges")
-    assert "myapp.db.builtins.roles (myapp " in cli("plugins").out.splitlines()[0]
+    assert "myapp.db.plugins.builtins.roles (myapp " in cli("plugins").out.splitlines()[0]
     assert cli("plugins").out.splitlines()[0].endswith(", built-in, disabled): hooks: -; operations: -")
-    assert by_name(cli("plugins", "--json"))["myapp.db.builtins.roles"]["disabled"]
+    assert by_name(cli("plugins", "--json"))["myapp.db.plugins.builtins.roles"]["disabled"]
 
 
 # -- listing -----------------------------------------------------------------
@@ -493,7 +495,7 @@ def test_plugins_lists_builtins_first_then_entry_points_by_name(site, cli):
     assert result.status == 0 and result.err == ""
     lines = result.out.splitlines()
     assert [line.split(" ")[0] for line in lines] == list(plugins.BUILTINS) + ["alpha", "zeta"]
-    assert lines[0].startswith("myapp.db.builtins.roles (myapp ") and ", built-in): " in lines[0]
+    assert lines[0].startswith("myapp.db.plugins.builtins.roles (myapp ") and ", built-in): " in lines[0]
     assert "operations: reset_role, set_role" in lines[0]
     assert lines[-1].startswith("zeta = plugin_zeta_") and "(zeta-dist 3.1): hooks: register_operations;" in lines[-1]
     assert lines[-1].endswith("operations: note")

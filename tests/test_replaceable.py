@@ -12,10 +12,10 @@ from sqlalchemy.dialects import postgresql
 
 from dbhelpers import HEAD, REVISIONS, snapshot
 from myapp.db import ddl, plugins
-from myapp.db.exceptions import CommandError
+from myapp.db.errors import CommandError
 from myapp.db.objects import registry
-from myapp.db.ops import ReplaceReplaceableObjectOp
-from myapp.db.registry import Registry
+from myapp.db.replaceable.ops import ReplaceReplaceableObjectOp
+from myapp.db.replaceable.registry import Registry
 from myapp.db.replaceable import (
     MatviewIndex,
     ReplaceableFunction,
@@ -119,7 +119,7 @@ def catalog(conn):
 
 
 def snapshot_of(conn):
-    from myapp.db.inspection import schema_snapshot
+    from myapp.db.catalog.snapshot import schema_snapshot
 
     return schema_snapshot(conn)
 
@@ -218,7 +218,7 @@ def test_function_with_new_return_type_recreates_dependents(op, conn, roles):
     op.create_replaceable_object(v1)
     op.create_replaceable_object(ReplaceableView("labels", "SELECT label(id) AS l FROM networks"))
     quote = conn.dialect.identifier_preparer.quote
-    conn.exec_driver_sql(f"REVOKE EXECUTE ON FUNCTION label(integer) FROM PUBLIC")
+    conn.exec_driver_sql("REVOKE EXECUTE ON FUNCTION label(integer) FROM PUBLIC")
     conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION label(integer) TO {quote(roles['reader'])}")
     before = catalog(conn)["privileges"]
     replace(op, v2, v1)
@@ -394,7 +394,7 @@ def test_refresh_operation(op, conn):
 
 
 def test_registry_creation_with_one_name_in_two_schemas(conn):
-    from myapp.db.registry import create_all
+    from myapp.db.replaceable.registry import create_all
 
     for schema in ("a", "b"):
         conn.execute(sa.schema.CreateSchema(schema))

@@ -1,50 +1,71 @@
-"""Where the database is and where the migrations are, resolved once into a `Settings`."""
+"""What one command works on, resolved once into a `Settings`: the App, the database, the folders.
+
+A command accepts its database as a URL (``str`` or `sqlalchemy.URL`), an
+`Engine`, a caller's `Connection` (an `AsyncConnection`'s, through
+``run_sync``), a `Settings`, or nothing: then ``<PREFIX>_DATABASE_URL``, else
+the embedded PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Union
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from .app import App, load_app
+from .errors import ConfigurationError
 
-from .exceptions import CommandError
-
-URL_VARIABLE = "MYAPP_DATABASE_URL"
-DATA_DIR_VARIABLE = "MYAPP_DATA_DIR"
-MIGRATIONS_VARIABLE = "MYAPP_MIGRATIONS_DIR"
-
-#: The Alembic environment, script template and revisions shipped in the package.
-PACKAGE_MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
+#: Drivers that work from a URL: psycopg2 (the default for plain postgresql://) and psycopg 3.
+SYNC_DRIVERS = ("psycopg2", "psycopg")
+ACCEPTED = "a URL (str or sqlalchemy.URL), an Engine, a Connection, or a Settings"
 
 
-def parse_url(text: str) -> URL:
-    """Parse a database URL; a psycopg2 driver is implied for plain ``postgresql://``."""
-    try:
-        url = make_url(text)
-    except (ArgumentError, ValueError) as exc:
-        raise CommandError(
-            f"malformed database URL {text!r}: {exc}; "
-            "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-        ) from None
+def mask(text: str) -> str:
+    """``text`` with the password of any URL in it masked (for messages about unparsable URLs)."""
+    text = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    return re.sub(r"(?i)((?:ssl)?password=)[^&\s]*", r"\1***", text)
+
+
+def masked(url) -> str:
+    """The URL as text with every password masked, the query string's included."""
+    secret = {k: "***" for k in url.query if k.lower() in ("password", "sslpassword")}
+    return url.update_query_dict(secret).render_as_string(hide_password=True)
+
+
+def parse_url(text: Any):
+    """Parse a database URL; plain ``postgresql://`` means psycopg2."""
+    from sqlalchemy.engine import URL, make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if isinstance(text, URL):
+        url = text
+    else:
+        try:
+            url = make_url(text)
+        except (ArgumentError, ValueError) as exc:
+            raise ConfigurationError(
+                f"malformed database URL {mask(str(text))!r}: {mask(str(exc))}; "
+                "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            ) from None
     if url.get_backend_name() != "postgresql":
-        raise CommandError(
+        raise ConfigurationError(
             f"unsupported database {url.get_backend_name()!r} in the URL: "
-            "myapp needs PostgreSQL (postgresql://...)"
+            "myapp.db needs PostgreSQL (postgresql://...)"
         )
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg2")
-    elif url.drivername != "postgresql+psycopg2":
-        raise CommandError(
-            f"unsupported driver {url.drivername!r} in the URL: myapp uses psycopg2; "
-            "write postgresql:// or postgresql+psycopg2://"
+    driver = url.get_driver_name() if "+" in url.drivername else "psycopg2"
+    if driver not in SYNC_DRIVERS:
+        hint = (
+            "an async driver: open your AsyncConnection and pass the Connection that "
+            "run_sync gives, or write postgresql+psycopg://"
+            if driver in ("asyncpg", "psycopg_async")
+            else "write postgresql://, postgresql+psycopg2:// or postgresql+psycopg://"
         )
+        raise ConfigurationError(f"unsupported driver {url.drivername!r} in the URL: {hint}")
+    url = url.set(drivername=f"postgresql+{driver}")
     if not url.database:
-        raise CommandError(
-            "the database URL names no database: add one, as in postgresql://HOST/DATABASE"
-        )
+        raise ConfigurationError("the database URL names no database: add one, as in postgresql://HOST/DATABASE")
     return url
 
 
@@ -53,36 +74,80 @@ class Settings:
     """Everything a command needs to know before it touches a database.
 
     Exactly one source of the database is used, in this order: ``connection``
-    (a caller's open SQLAlchemy connection, left open and in the caller's
-    hands), ``url``, else the embedded PostgreSQL in ``data_dir``.
+    (a caller's open connection, left open and in the caller's hands),
+    ``engine`` (a caller's engine: a connection of its own is taken from it),
+    ``url``, else the embedded PostgreSQL in ``data_dir``.
     """
 
-    url: Optional[URL] = None
+    app: App
+    url: Any = None
     connection: Any = None
+    engine: Any = None
     data_dir: Optional[Path] = None
-    migrations_dir: str = PACKAGE_MIGRATIONS
+    migrations_dir: Optional[Path] = None
 
     @classmethod
     def from_env(
         cls,
-        url: Optional[str] = None,
+        url: Any = None,
         *,
+        app: Union[App, str, None] = None,
         connection: Any = None,
-        environ: Optional[dict] = None,
+        engine: Any = None,
+        environ: Optional[Mapping[str, str]] = None,
     ) -> "Settings":
-        """Resolve settings from arguments first, then ``MYAPP_*`` environment variables."""
+        """Resolve settings from the arguments first, then the App's environment variables."""
         environ = os.environ if environ is None else environ
-        if url is not None and not url.strip():
-            raise CommandError("--url is empty: give a database URL, or leave the option out")
-        text = url if url is not None else environ.get(URL_VARIABLE) or None
-        data_dir = environ.get(DATA_DIR_VARIABLE)
+        app = load_app(app, environ)
+        if isinstance(url, str) and not url.strip():
+            raise ConfigurationError("--url is empty: give a database URL, or leave the option out")
+        if connection is None and engine is None:
+            url = url if url is not None else environ.get(app.variable("DATABASE_URL")) or None
+        else:
+            url = None
+        data_dir = environ.get(app.variable("DATA_DIR"))
         return cls(
-            url=parse_url(text) if text and connection is None else None,
+            app=app,
+            url=parse_url(url) if url is not None else None,
             connection=connection,
+            engine=engine,
             data_dir=Path(data_dir).expanduser() if data_dir else None,
-            migrations_dir=environ.get(MIGRATIONS_VARIABLE) or PACKAGE_MIGRATIONS,
+            migrations_dir=app.migrations_dir(environ),
         )
+
+    @classmethod
+    def resolve(cls, database: Any = None, app: Union[App, str, None] = None) -> "Settings":
+        """Settings for whatever a command was given as its database (see the module docstring)."""
+        from sqlalchemy.engine import URL, Connection, Engine
+
+        if isinstance(database, Settings):
+            return database if app is None else replace(database, app=load_app(app))
+        if isinstance(database, Connection):
+            return cls.from_env(app=app, connection=database)
+        if isinstance(database, Engine):
+            return cls.from_env(app=app, engine=database)
+        if database is None or isinstance(database, (str, URL)):
+            return cls.from_env(database, app=app)
+        kind = type(database).__name__
+        hint = ""
+        if kind in ("AsyncConnection", "AsyncEngine"):
+            hint = "; for an async one, call the command inside 'await conn.run_sync(...)'"
+        raise ConfigurationError(f"cannot use a {kind} as the database: give {ACCEPTED}{hint}")
 
     @property
     def embedded(self) -> bool:
-        return self.connection is None and self.url is None
+        return self.connection is None and self.engine is None and self.url is None
+
+    @property
+    def embedded_data_dir(self) -> Path:
+        return self.data_dir or self.app.default_data_dir()
+
+    def describe(self) -> str:
+        """Say which database these settings point at, password masked."""
+        if self.connection is not None:
+            return "the caller's connection to " + masked(self.connection.engine.url)
+        if self.engine is not None:
+            return "the caller's engine for " + masked(self.engine.url)
+        if self.url is not None:
+            return masked(self.url)
+        return f"embedded PostgreSQL, database {self.app.database_name!r} in {self.embedded_data_dir}"

@@ -5,7 +5,7 @@ replace; this registry is what `bootstrap` creates and what the latest
 revisions must add up to.
 """
 
-from myapp.db.registry import Registry
+from myapp.db import Registry
 
 from . import geo, stations, summaries
 

@@ -1,0 +1,109 @@
+"""Views, materialized views and functions as the catalog describes them: one query per kind.
+
+Each reader returns plain rows (dicts), selected either by oid or as every
+object of the kind in some schemas (extension members left out). The
+replaceable kinds turn rows into objects; dependents are captured from them.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+import sqlalchemy as sa
+
+from .sql import default_privileges, loads, not_extension_member, privileges, user_schema
+
+_RELATIONS = f"""
+    SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
+           pg_get_viewdef(c.oid) AS definition, c.relispopulated AS populated,
+           pg_get_userbyid(c.relowner) AS owner, c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned_by_me,
+           obj_description(c.oid, 'pg_class') AS comment,
+           {privileges('c.relacl', 'r', 'c.relowner')} AS privileges,
+           {default_privileges('r', 'c.relowner')} AS default_privileges,
+           (SELECT json_agg(json_build_array(
+                       ic.relname, i.indisunique,
+                       ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                             ORDER BY k.ord),
+                       i.indexprs IS NOT NULL OR i.indpred IS NOT NULL,
+                       pg_get_indexdef(i.indexrelid)) ORDER BY ic.relname)
+              FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+             WHERE i.indrelid = c.oid) AS indexes
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('v', 'm') AND {{where}}
+    ORDER BY n.nspname, c.relname
+"""
+
+_FUNCTIONS = f"""
+    SELECT p.oid, n.nspname AS schema, p.proname AS name,
+           pg_get_function_arguments(p.oid) AS arguments,
+           pg_get_function_identity_arguments(p.oid) AS identity,
+           pg_get_functiondef(p.oid) AS definition,
+           pg_get_userbyid(p.proowner) AS owner, p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned_by_me,
+           obj_description(p.oid, 'pg_proc') AS comment,
+           {privileges('p.proacl', 'f', 'p.proowner')} AS privileges,
+           {default_privileges('f', 'p.proowner')} AS default_privileges
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE p.prokind = 'f' AND {{where}}
+    ORDER BY n.nspname, p.proname, pg_get_function_arguments(p.oid)
+"""
+
+_BY_OID = "{table}.oid = ANY(CAST(:oids AS oid[]))"
+_IN_SCHEMAS = "n.nspname = ANY(CAST(:schemas AS text[])) AND {not_extension}"
+
+KINDS = {"v": "view", "m": "materialized view", "f": "function"}
+
+
+def _rows(conn, query: str, params: dict) -> List[Dict]:
+    rows = []
+    for row in conn.execute(sa.text(query), params).mappings():
+        row = dict(row)
+        for key in ("privileges", "default_privileges", "indexes"):
+            if key in row:
+                row[key] = [tuple(item) for item in loads(row[key]) or []]
+        row["kind"] = KINDS[row.get("relkind", "f")]
+        rows.append(row)
+    return rows
+
+
+def relations(conn, *, oids: Optional[Sequence[int]] = None, schemas: Optional[Sequence[str]] = None,
+              relkind: Optional[str] = None) -> List[Dict]:
+    """Views (``relkind='v'``) and materialized views (``'m'``) by oid, or all of a kind in ``schemas``."""
+    if oids is not None:
+        where, params = _BY_OID.format(table="c"), {"oids": list(oids)}
+    else:
+        where = _IN_SCHEMAS.format(not_extension=not_extension_member("pg_class", "c.oid"))
+        where += " AND c.relkind::text = CAST(:relkind AS text)"
+        params = {"schemas": list(schemas or ()), "relkind": relkind}
+    return _rows(conn, _RELATIONS.replace("{where}", where), params)
+
+
+def functions(conn, *, oids: Optional[Sequence[int]] = None, schemas: Optional[Sequence[str]] = None) -> List[Dict]:
+    """Plain functions by oid, or all of them in ``schemas``."""
+    if oids is not None:
+        where, params = _BY_OID.format(table="p"), {"oids": list(oids)}
+    else:
+        where = _IN_SCHEMAS.format(not_extension=not_extension_member("pg_proc", "p.oid"))
+        params = {"schemas": list(schemas or ())}
+    return _rows(conn, _FUNCTIONS.replace("{where}", where), params)
+
+
+def materialized_view_oids(conn) -> List[int]:
+    """Every materialized view outside the system schemas, by schema and name."""
+    return list(conn.scalars(sa.text(
+        "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        f" WHERE c.relkind = 'm' AND {user_schema('n')} ORDER BY n.nspname, c.relname"
+    )))
+
+
+def unique_plain_indexed(conn, oids: Sequence[int]) -> set:
+    """The relations among ``oids`` with a unique index on plain columns over all rows
+    (what REFRESH ... CONCURRENTLY needs)."""
+    return set(conn.scalars(sa.text(
+        "SELECT i.indrelid FROM pg_index i WHERE i.indisunique"
+        " AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indrelid = ANY(CAST(:oids AS oid[]))"
+    ), {"oids": list(oids)}))
+
+
+def current_schema(conn) -> str:
+    return conn.scalar(sa.text("SELECT current_schema()"))

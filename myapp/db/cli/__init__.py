@@ -1,0 +1,96 @@
+"""The command line: ``python -m myapp.db <command>`` (also installed as ``myapp-db``).
+
+argparse and output formatting only: each subcommand's module here parses its
+options and calls one function in `myapp.db.commands`, printing the result on
+stdout; progress and errors go to stderr. Exit status: 0 success, 1 a
+``--check`` found something, 2 bad input or a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from typing import List, Optional
+
+from . import bootstrap, embedded, listing, makemigrations, migrate, plugins, refresh
+from .common import PROG, add_common
+
+#: name -> (module or function, help, arguments)
+COMMANDS = [
+    ("bootstrap", bootstrap.run, bootstrap.HELP, bootstrap.add_arguments),
+    ("migrate", migrate.run, migrate.HELP, migrate.add_arguments),
+    ("showmigrations", listing.showmigrations, listing.SHOWMIGRATIONS, None),
+    ("current", listing.current, listing.CURRENT, None),
+    ("heads", listing.heads, listing.HEADS, None),
+    ("history", listing.history, listing.HISTORY, None),
+    ("makemigrations", makemigrations.run, makemigrations.HELP, makemigrations.add_arguments),
+    ("plugins", plugins.run, plugins.HELP, plugins.add_arguments),
+    ("refresh", refresh.run, refresh.HELP, refresh.add_arguments),
+    ("embedded", embedded.run, embedded.HELP, embedded.add_arguments),
+]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{PROG} (myapp {version('myapp')})"
+    except PackageNotFoundError:
+        return f"{PROG} (myapp, not installed)"
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(_version() + "\n")
+        parser.exit()
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog=PROG, description="Bring an app's PostgreSQL database up to date, safely.")
+    add_common(top)
+    top.add_argument("--version", action=_Version)
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, run, help_text, add_arguments in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_common(p, default=argparse.SUPPRESS)
+        if add_arguments is not None:
+            add_arguments(p)
+        p.set_defaults(func=run)
+    return top
+
+
+def _fail(args, message: str, status: int = 2) -> int:
+    if args.traceback or args.verbose:
+        traceback.print_exc()
+    sys.stderr.write(f"{PROG} {args.command}: error: {message}\n")
+    return status
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line with ``argv``; return the exit status."""
+    import sqlalchemy.exc
+    from alembic.util import CommandError as AlembicCommandError
+
+    from ..errors import CommandError, first_line
+
+    args = parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return 130
+    except CommandError as exc:
+        return _fail(args, str(exc), exc.exit_status)
+    except SyntaxError as exc:
+        return _fail(args, f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}; fix that file")
+    except AlembicCommandError as exc:
+        return _fail(args, f"{first_line(exc)}; run 'python -m myapp.db heads' and 'history' to see the revisions")
+    except sqlalchemy.exc.DBAPIError as exc:
+        return _fail(args, f"the database refused: {first_line(exc)}; run again with --traceback for details")

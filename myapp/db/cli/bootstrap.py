@@ -1,0 +1,15 @@
+"""``bootstrap``."""
+
+HELP = "Create the schema on an empty database (create_all) and stamp it at head."
+
+
+def add_arguments(parser) -> None:
+    pass
+
+
+def run(args) -> int:
+    from ..commands.bootstrap import bootstrap
+    from .common import progress, settings
+
+    bootstrap(settings(args), progress=progress(args))
+    return 0

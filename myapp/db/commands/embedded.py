@@ -1,0 +1,22 @@
+"""``embedded``: where the embedded PostgreSQL server is, or stop it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from ..errors import UsageError
+from ..runtime import embedded as server
+from ..settings import Settings
+
+
+def embedded(action: str = "status", *, app=None, data_dir: Optional[Path] = None) -> str:
+    """Show (status) or stop (stop) the embedded PostgreSQL server."""
+    data_dir = data_dir or Settings.resolve(None, app).embedded_data_dir
+    if action == "stop":
+        stopped = server.stop(data_dir)
+        return f"stopped the embedded PostgreSQL in {stopped}" if stopped else f"not running ({data_dir})"
+    if action == "status":
+        running = (data_dir / "postmaster.pid").exists()
+        return f"{'running' if running else 'not running'}: data directory {data_dir}"
+    raise UsageError(f"unknown action {action!r} for embedded: use 'status' or 'stop'")

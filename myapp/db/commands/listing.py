@@ -1,0 +1,63 @@
+"""``showmigrations``, ``current``, ``heads`` and ``history``: what the history holds and where a database is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+from alembic.script import Script
+
+from .. import plugins
+from ..progress import Progress
+from ..runtime import connection, recorder, scripts
+from ..runtime.plan import applied_revisions
+from ..settings import Settings
+
+
+@dataclass(frozen=True)
+class MigrationRow:
+    """A revision as `showmigrations` lists it."""
+
+    revision: str
+    message: str
+    applied: bool
+    head: bool
+    current: bool
+
+
+def _at(settings: Settings, progress: Progress, command: str):
+    plugins.load(settings.app)
+    with connection.connect(settings, progress, command=command) as conn:
+        return recorder.current_heads(conn)
+
+
+def showmigrations(database: Any = None, *, app=None, progress: Optional[Progress] = None) -> List[MigrationRow]:
+    """List every revision, oldest first, marking which are applied, the head and the current one."""
+    settings, progress = Settings.resolve(database, app), progress or Progress()
+    script = scripts.scripts(settings.migrations_dir)
+    current = _at(settings, progress, "showmigrations")
+    applied = applied_revisions(script, current)
+    heads = set(script.get_heads())
+    return [
+        MigrationRow(sc.revision, sc.doc or "", sc.revision in applied, sc.revision in heads, sc.revision in current)
+        for sc in reversed(list(script.walk_revisions()))
+    ]
+
+
+def current(database: Any = None, *, app=None, progress: Optional[Progress] = None) -> List[Script]:
+    """Show the revision(s) the database is at; an empty list means no revision (base)."""
+    settings, progress = Settings.resolve(database, app), progress or Progress()
+    script = scripts.scripts(settings.migrations_dir)
+    return [script.get_revision(h) for h in _at(settings, progress, "current")]
+
+
+def heads(database: Any = None, *, app=None) -> List[Script]:
+    """Show the head revision(s) of the migration history."""
+    script = scripts.scripts(Settings.resolve(database, app).migrations_dir)
+    return [script.get_revision(h) for h in script.get_heads()]
+
+
+def history(database: Any = None, *, app=None) -> List[Script]:
+    """Show the migration history, newest first."""
+    script = scripts.scripts(Settings.resolve(database, app).migrations_dir)
+    return list(script.walk_revisions())

@@ -1,0 +1,85 @@
+"""``migrate``: move the database to a target, upgrading or downgrading; or plan, render, fake, check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from .. import plugins
+from ..errors import UsageError
+from ..progress import Progress
+from ..runtime import connection, executor, recorder, scripts
+from ..runtime.plan import Plan, plan as make_plan
+from ..settings import Settings
+
+
+@dataclass
+class MigrateResult:
+    """What `migrate` planned and, unless it only planned, did."""
+
+    plan: Plan
+    applied: bool = False
+    sql: Optional[str] = None
+    #: With ``check`` at head: what the models and registry have that no migration does.
+    drift: List[Any] = field(default_factory=list)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.plan.alembic_steps)
+
+
+def migrate(
+    database: Any = None,
+    target: str = "head",
+    *,
+    app=None,
+    plan: bool = False,
+    sql: bool = False,
+    start: Optional[str] = None,
+    fake: bool = False,
+    check: bool = False,
+    step: bool = False,
+    progress: Optional[Progress] = None,
+) -> MigrateResult:
+    """Move the database to TARGET (default head), upgrading or downgrading as needed.
+
+    :param target: a revision id or unique prefix, ``head``, ``zero``, or relative (``-1``, ``+2``).
+    :param plan: only work out the steps; change nothing.
+    :param sql: render the SQL of the steps without connecting (from ``start``, default base).
+    :param fake: record the target as applied without running the revisions.
+    :param check: only find out whether any step is pending, or (at head) whether the models
+        and the registry differ from the database; change nothing.
+    :param step: commit after each revision instead of once for the whole run.
+    """
+    if sum(map(bool, (plan, sql, fake, check))) > 1:
+        raise UsageError("use only one of --plan, --sql, --fake and --check at a time")
+    if start is not None and not sql:
+        raise UsageError("--from only goes with --sql; online, the database says where it is")
+    if step and (plan or sql or fake or check):
+        raise UsageError("--step only goes with a real migration, not --plan, --sql, --fake or --check")
+    settings, progress = Settings.resolve(database, app), progress or Progress()
+    plugins.load(settings.app)  # a broken plugin stops the command before it touches the database
+    if sql:
+        p, text = executor.render_sql(settings.app, settings.migrations_dir, target, start)
+        return MigrateResult(p, sql=text)
+    script = scripts.scripts(settings.migrations_dir)
+    read_only = plan or check
+    with connection.connect(settings, progress, lock=not read_only, command="migrate") as conn:
+        if read_only:
+            result = MigrateResult(make_plan(script, recorder.current_heads(conn), target))
+            if check and not result.pending:  # at head: do the models and registry agree too?
+                from ..autogenerate.revision import autogenerate
+
+                result.drift = autogenerate(settings.app, settings.migrations_dir, conn)[1]
+            return result
+        if fake:
+            with connection.transaction(conn):
+                p = executor.fake(settings.migrations_dir, conn, target, progress)
+        elif step:
+            p = executor.run(settings.app, settings.migrations_dir, conn, target, progress, per_step_commit=True)
+        else:
+            with connection.transaction(conn):
+                p = executor.run(settings.app, settings.migrations_dir, conn, target, progress)
+    if not p.alembic_steps:
+        progress.note("No migrations to apply.")
+    return MigrateResult(p, applied=True)

@@ -1,0 +1,93 @@
+"""Every use of an Alembic or SQLAlchemy private, in one place, each with why there is no public way.
+
+When either library changes one of these, this module is the only one to fix.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Dict, List
+
+
+def doubles_percents(compiler) -> bool:
+    """Whether the driver reads '%' as a placeholder (psycopg2, psycopg 3), so SQL text must double it.
+
+    Private (``IdentifierPreparer._double_percents``): SQLAlchemy decides this
+    per paramstyle and exposes no public flag; a DDL construct holding SQL text
+    (a view's definition) must match what the dialect does to its own text.
+    """
+    return bool(compiler.preparer._double_percents)
+
+
+def upgrade_steps(script, destination: str, heads) -> list:
+    """Alembic's steps from ``heads`` up to ``destination``, exactly as ``alembic upgrade`` finds them.
+
+    Private (``ScriptDirectory._upgrade_revs``): the plan must be known before
+    env.py runs (for --plan, --check and progress), and Alembic computes it
+    only inside its commands.
+    """
+    return script._upgrade_revs(destination, heads)
+
+
+def downgrade_steps(script, destination: str, heads) -> list:
+    """As `upgrade_steps`, for ``alembic downgrade`` (``ScriptDirectory._downgrade_revs``)."""
+    return script._downgrade_revs(destination, heads)
+
+
+def implementations() -> Dict[Any, Callable]:
+    """Alembic's registry of operation implementations, keyed by (op class, dialect).
+
+    Private (``Operations._to_impl._registry``): the plugin manager snapshots
+    and restores it, so that a plugin that fails half-way, or a test, leaves
+    Alembic's operations as they were; Alembic has no unregister.
+    """
+    from alembic.operations import Operations
+
+    return Operations._to_impl._registry
+
+
+def with_migration_fn(step, migration_fn: Callable) -> Any:
+    """A copy of one of Alembic's revision steps whose migration function is ``migration_fn``.
+
+    ``RevisionStep.migration_fn`` is a plain attribute, but the class is
+    internal: wrapping it is how plugin hooks run inside each revision's own
+    transaction, online and offline, whoever called env.py.
+    """
+    wrapped = copy.copy(step)
+    wrapped.migration_fn = migration_fn
+    return wrapped
+
+
+def wrap_migrations_fn(migration_context, wrap: Callable[[list, Any], list]) -> None:
+    """Pass the steps the running Alembic command planned through ``wrap(steps, context)`` first.
+
+    Private (``MigrationContext._migrations_fn``): every Alembic command (and
+    pytest-alembic) hands its work to env.py as this function, and there is no
+    public hook between planning the steps and running them.
+    """
+    fn = migration_context._migrations_fn
+    if fn is None or getattr(fn, "_myapp_db_wrapped", False):
+        return
+
+    def migrations_fn(rev, context) -> List[Any]:
+        return wrap(list(fn(rev, context)), context)
+
+    migrations_fn._myapp_db_wrapped = True
+    migration_context._migrations_fn = migrations_fn
+
+
+def register_schema_comparator(fn: Callable) -> None:
+    """Register ``fn(autogen_context, upgrade_ops, schemas)`` to run after Alembic compares the tables.
+
+    Alembic's global comparator registry is public (third-party comparators
+    are its documented use); the priority argument exists from Alembic 1.18 on,
+    and before that registration order alone puts ours after Alembic's own.
+    """
+    from alembic.autogenerate.compare import comparators
+
+    try:
+        from alembic.util import DispatchPriority
+    except ImportError:  # Alembic < 1.18
+        comparators.dispatch_for("schema")(fn)
+    else:
+        comparators.dispatch_for("schema", priority=DispatchPriority.LAST)(fn)

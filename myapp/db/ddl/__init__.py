@@ -1,0 +1,28 @@
+"""DDL constructs: the only place that assembles SQL (see `base` for the quoting rule).
+
+`roles` (SET/RESET ROLE), `tables` (IF [NOT] EXISTS variants), `privileges`
+(GRANT/REVOKE) and `objects` (views, functions, materialized views).
+"""
+
+from .base import KEYWORDS, CatalogDefinition, Comment, qualified, sql_text
+from .objects import (
+    CreateFunction,
+    CreateIndexOn,
+    CreateView,
+    DropObject,
+    ObjectDDL,
+    RefreshMaterializedView,
+    SetComment,
+    SetOwner,
+)
+from .privileges import OBJECT_KINDS, PRIVILEGES, Grant, Revoke
+from .roles import ResetRole, SetRole
+from .tables import AddColumn, DropColumn, DropConstraint, DropIndex, DropTable
+
+__all__ = [
+    "KEYWORDS", "OBJECT_KINDS", "PRIVILEGES",
+    "AddColumn", "CatalogDefinition", "Comment", "CreateFunction", "CreateIndexOn", "CreateView",
+    "DropColumn", "DropConstraint", "DropIndex", "DropObject", "DropTable", "Grant", "ObjectDDL",
+    "RefreshMaterializedView", "ResetRole", "Revoke", "SetComment", "SetOwner", "SetRole",
+    "qualified", "sql_text",
+]

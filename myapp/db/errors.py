@@ -1,0 +1,113 @@
+"""Errors that reach the user as one line on stderr, each kind a subclass carrying its facts.
+
+Every one is a `CommandError` (exit status 2): the CLI prints ``str(error)``,
+callers of the Python API can read the attributes instead of parsing text.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error: the database's own message for a DBAPI error."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line for line in str(orig).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+def describe_exception(exc: BaseException) -> str:
+    """What went wrong in one line: the database's message or ours as is, a Python error with its type."""
+    if hasattr(exc, "orig") or isinstance(exc, CommandError):
+        return first_line(exc)
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class CommandError(Exception):
+    """A user mistake or a failed command: one line that says what to do; exit status 2."""
+
+    exit_status = 2
+
+
+class UsageError(CommandError):
+    """Options or arguments that do not go together, or a value that makes no sense."""
+
+
+class ConfigurationError(CommandError):
+    """The App, a URL or an environment variable is wrong."""
+
+
+class ConnectError(CommandError):
+    """The database could not be reached.
+
+    :ivar where: the database, password masked.
+    :ivar reason: the driver's or the server's message.
+    """
+
+    def __init__(self, where: str, reason: str, hint: str):
+        self.where, self.reason = where, reason
+        super().__init__(f"cannot connect to {where}: {reason}; {hint}")
+
+
+class DatabaseError(CommandError):
+    """The database refused a statement outside any revision.
+
+    :ivar reason: the database's message.
+    """
+
+    def __init__(self, reason: str, message: Optional[str] = None):
+        self.reason = reason
+        super().__init__(message or f"the database refused: {reason}; run again with --traceback for details")
+
+
+class HistoryError(CommandError):
+    """The revision files do not form a usable history, or a target cannot be resolved in it."""
+
+
+class TargetError(HistoryError):
+    """A migration target that names no revision, or more than one.
+
+    :ivar target: the target as given.
+    """
+
+    def __init__(self, target: str, message: str):
+        self.target = target
+        super().__init__(message)
+
+
+class RevisionFailed(CommandError):
+    """A revision failed while it ran.
+
+    :ivar revision: its id.
+    :ivar doc: its message.
+    :ivar reason: the database's message, or the Python error.
+    :ivar state: where the database stays, in words.
+    """
+
+    def __init__(self, revision: str, doc: str, reason: str, state: str):
+        self.revision, self.doc, self.reason, self.state = revision, doc, reason, state
+        super().__init__(f"revision {revision} ({doc}) failed: {reason}; {state}")
+
+
+class ObjectError(CommandError):
+    """A replaceable object cannot be created, replaced or dropped.
+
+    :ivar label: the object, as ``kind schema.name``.
+    """
+
+    def __init__(self, label: str, message: str):
+        self.label = label
+        super().__init__(message)
+
+
+class PluginError(CommandError):
+    """A plugin failed to load, or failed in a hook.
+
+    :ivar plugin: the plugin's entry-point name.
+    :ivar distribution: the distribution that ships it.
+    """
+
+    def __init__(self, plugin: str, distribution: str, message: str):
+        self.plugin, self.distribution = plugin, distribution
+        super().__init__(message)

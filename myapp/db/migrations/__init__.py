@@ -1,0 +1,1 @@
+"""myapp's migrations: the revisions in versions/ and the env.py plain Alembic runs."""

@@ -1,0 +1,107 @@
+"""The body of every app's env.py: configure Alembic for an App and run, whoever called it.
+
+Three callers, one environment:
+
+* myapp.db's own commands put a `Run` in ``config.attributes["myapp.db"]``:
+  the App, and a connection that already holds the migration lock (and
+  usually a transaction);
+* plain Alembic (``alembic -c alembic.ini upgrade head``): the App comes from
+  ``-x app=MODULE:ATTR``, the ini's ``myapp.db.app`` or the default, the
+  database from ``-x url=...``, ``sqlalchemy.url`` or the App's settings (its
+  ``_DATABASE_URL`` variable, else the embedded server), and a connection
+  opened here holds the migration lock;
+* pytest-alembic and other tools that put a `Connection` or an `Engine` in
+  ``config.attributes["connection"]``.
+
+Either way the plugins are loaded, their run hooks wrap each revision, and
+offline (``--sql``) output is PostgreSQL's. It never configures logging: an
+application that migrates at start-up keeps its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+#: The key of `Run` in ``config.attributes``.
+RUN = "myapp.db"
+
+
+@dataclass
+class Run:
+    """What myapp.db's runner hands env.py."""
+
+    app: Any
+    connection: Any = None
+    transaction_per_migration: bool = False
+    on_version_apply: list = field(default_factory=list)
+    #: Called with each revision step just before it runs (progress).
+    before_step: Optional[Callable] = None
+
+
+def run() -> None:
+    """Configure Alembic's context for the App and run the migrations (call it from env.py)."""
+    from alembic import context
+
+    from .. import plugins
+    from ..app import load_app
+    from ..autogenerate import comparator
+    from . import hooks
+
+    config = context.config
+    given: Optional[Run] = config.attributes.get(RUN)
+    x = context.get_x_argument(as_dictionary=True)
+    app = given.app if given else load_app(x.get("app") or config.get_main_option("myapp.db.app"))
+    manager = plugins.load(app)
+    comparator.install()
+    options = dict(
+        target_metadata=app.metadata(),
+        compare_type=True,
+        compare_server_default=True,
+        transaction_per_migration=given.transaction_per_migration if given else False,
+        on_version_apply=given.on_version_apply if given else (),
+        process_revision_directives=comparator.name_objects,
+        myapp_db_app=app,
+    )
+
+    def migrate() -> None:
+        hooks.install(context.get_context(), manager, before_step=given.before_step if given else None)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    if context.is_offline_mode():
+        # paramstyle "named": percent signs in definitions stay single in the SQL printed.
+        context.configure(
+            dialect_name="postgresql", dialect_opts={"paramstyle": "named"}, literal_binds=True, **options
+        )
+        migrate()
+        return
+    with _connection(config, x, app, given) as connection:
+        context.configure(connection=connection, **options)
+        migrate()
+
+
+@contextlib.contextmanager
+def _connection(config, x: dict, app, given: Optional[Run]) -> Iterator[Any]:
+    from sqlalchemy.engine import Connection, Engine
+
+    from ..progress import Progress
+    from ..settings import Settings
+    from .connection import connect
+
+    if given is not None and given.connection is not None:
+        yield given.connection
+        return
+    handed = config.attributes.get("connection")
+    if isinstance(handed, Connection):
+        yield handed
+        return
+    if isinstance(handed, Engine):
+        with handed.connect() as connection:
+            yield connection
+        return
+    url = x.get("url") or config.get_main_option("sqlalchemy.url") or None
+    settings = Settings.resolve(url, app=app)
+    with connect(settings, Progress(), lock=True, command="alembic") as connection:
+        yield connection

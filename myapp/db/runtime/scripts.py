@@ -1,0 +1,76 @@
+"""An app's revision scripts: its Alembic `Config` built in code, and its `ScriptDirectory`, once per process.
+
+An app's migrations folder needs only ``versions/``. The framework supplies
+the environment (``scaffold/env.py``) and the revision template
+(``scaffold/script.py.mako``); an ``env.py`` or ``script.py.mako`` in the
+app's folder takes the place of the framework's.
+"""
+
+from __future__ import annotations
+
+import functools
+from argparse import Namespace
+from pathlib import Path
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import load_python_file
+
+from ..errors import ConfigurationError
+
+#: The framework's env.py and revision template.
+SCAFFOLD = Path(__file__).resolve().parent / "scaffold"
+
+
+class AppScripts(ScriptDirectory):
+    """A `ScriptDirectory` whose env.py may live apart from its template (the app's or the framework's)."""
+
+    def __init__(self, *args, env_dir: Path, **kw):
+        super().__init__(*args, **kw)
+        self.env_dir = env_dir
+
+    def run_env(self) -> None:
+        load_python_file(self.env_dir, "env.py")
+
+    @property
+    def env_py_location(self) -> str:
+        return str(self.env_dir / "env.py")
+
+
+def _own(migrations_dir: Path, name: str) -> Path:
+    return migrations_dir if (migrations_dir / name).is_file() else SCAFFOLD
+
+
+def config(migrations_dir: Path, *, output_buffer=None) -> Config:
+    """An Alembic `Config` for ``migrations_dir``; no alembic.ini is read."""
+    # quiet: Alembic's own "Generating ..." lines would land on stdout.
+    cfg = Config(output_buffer=output_buffer, cmd_opts=Namespace(quiet=True, x=None))
+    cfg.set_main_option("script_location", str(_own(migrations_dir, "script.py.mako")))
+    cfg.set_main_option("version_locations", str(migrations_dir / "versions"))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    cfg.set_main_option("truncate_slug_length", "40")
+    return cfg
+
+
+@functools.lru_cache(maxsize=None)
+def scripts(migrations_dir: Path) -> AppScripts:
+    """The `ScriptDirectory` of ``migrations_dir``, shared by every command in this process.
+
+    Its revision map is built on first use and then kept, so a process that
+    runs several commands reads and imports the revision files only once.
+    """
+    versions = migrations_dir / "versions"
+    if not versions.is_dir():
+        raise ConfigurationError(
+            f"no migrations in {migrations_dir}: it has no versions/ folder; "
+            "create it, or point the App (or its _MIGRATIONS_DIR variable) at the right folder"
+        )
+    return AppScripts(
+        str(_own(migrations_dir, "script.py.mako")),
+        version_locations=[str(versions)],
+        file_template="%(rev)s_%(slug)s",
+        truncate_slug_length=40,
+        messaging_opts={"quiet": True},  # Alembic's own "Generating ..." lines would land on stdout
+        env_dir=_own(migrations_dir, "env.py"),
+    )
+
