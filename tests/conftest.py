@@ -29,9 +29,13 @@ MIGRATIONS_VARIABLE = myapp_app.variable("MIGRATIONS_DIR")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: The suite runs every database test once per driver: psycopg2 and psycopg 3.
+DRIVERS = ("psycopg2", "psycopg")
+
+
 @pytest.fixture(scope="session")
-def admin_url(tmp_path_factory):
-    """URL of a maintenance database on the session's server (AUTOCOMMIT engine target)."""
+def server_url(tmp_path_factory):
+    """A maintenance database on the session's one server (psycopg2; an AUTOCOMMIT engine's target)."""
     configured = os.environ.get("MYAPP_TEST_ADMIN_URL")
     if configured:
         yield sa.make_url(configured).set(drivername="postgresql+psycopg2")
@@ -47,9 +51,15 @@ def admin_url(tmp_path_factory):
     server.cleanup()
 
 
+@pytest.fixture(scope="session", params=DRIVERS)
+def admin_url(request, server_url):
+    """The server's URL with the driver this round of the suite uses."""
+    return server_url.set(drivername=f"postgresql+{request.param}")
+
+
 @pytest.fixture(scope="session")
-def admin(admin_url):
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+def admin(server_url):
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     yield engine
     engine.dispose()
 

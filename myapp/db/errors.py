@@ -16,6 +16,16 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(orig).__name__
 
 
+def sqlstate(exc: BaseException) -> Optional[str]:
+    """The SQLSTATE of a database error, whichever driver raised it (psycopg2 calls it pgcode)."""
+    orig = getattr(exc, "orig", None) or exc
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "pgcode", None) or getattr(candidate, "sqlstate", None)
+        if code:
+            return code
+    return None
+
+
 def describe_exception(exc: BaseException) -> str:
     """What went wrong in one line: the database's message or ours as is, a Python error with its type."""
     if hasattr(exc, "orig") or isinstance(exc, CommandError):

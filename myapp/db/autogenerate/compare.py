@@ -44,8 +44,11 @@ def _flatten(ops) -> list:
 
 
 def _execute_all(conn, statements) -> None:
-    """Send statements in one round trip."""
-    if statements:
+    """Send statements in one round trip (one each for asyncpg, whose prepared statements hold one)."""
+    if conn.dialect.driver == "asyncpg":
+        for statement in statements:
+            conn.execute(statement)
+    elif statements:
         compiled = [str(s.compile(dialect=conn.dialect)) for s in statements]
         conn.exec_driver_sql(";\n".join(compiled))
 

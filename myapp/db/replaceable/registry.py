@@ -8,7 +8,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import sqlalchemy as sa
 
-from ..errors import ObjectError, first_line
+from ..errors import ObjectError, first_line, sqlstate
 from .base import ReplaceableObject
 
 
@@ -93,7 +93,7 @@ def create_all(conn, objects: Iterable[ReplaceableObject]) -> List[ReplaceableOb
     if failed:
         # Name an object whose error is its own, not a missing dependency's.
         obj, exc = next(
-            ((o, e) for o, e in failed if getattr(e.orig, "pgcode", None) not in _MISSING), failed[0]
+            ((o, e) for o, e in failed if sqlstate(e) not in _MISSING), failed[0]
         )
         raise ObjectError(
             obj.label,
@@ -105,7 +105,7 @@ def create_all(conn, objects: Iterable[ReplaceableObject]) -> List[ReplaceableOb
 
 def _missing_name(exc: sa.exc.DBAPIError) -> Optional[str]:
     """The bare name in 'relation "s.x" does not exist' or 'function x(integer) does not exist'."""
-    if getattr(exc.orig, "pgcode", None) not in _MISSING:
+    if sqlstate(exc) not in _MISSING:
         return None
     found = re.search(r'(?:relation|function) "?([^"(]+)', first_line(exc))
     return found.group(1).rpartition(".")[2] if found else None
