@@ -26,6 +26,21 @@ def sqlstate(exc: BaseException) -> Optional[str]:
     return None
 
 
+def caused_by(exc: BaseException, code: str) -> bool:
+    """Whether ``exc``, or an error it was raised from or while handling, has SQLSTATE ``code``."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if sqlstate(exc) == code:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+#: SQLSTATE lock_not_available: a lock_timeout (or NOWAIT) expired.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
 def describe_exception(exc: BaseException) -> str:
     """What went wrong in one line: the database's message or ours as is, a Python error with its type."""
     if hasattr(exc, "orig") or isinstance(exc, CommandError):
@@ -109,6 +124,41 @@ class ObjectError(CommandError):
     def __init__(self, label: str, message: str):
         self.label = label
         super().__init__(message)
+
+
+class LockWaitTimeout(CommandError):
+    """The migration lock stayed held by another session past ``--lock-wait``.
+
+    :ivar holder: that session, as `myapp.db.catalog.activity.Session` (or None if it ended).
+    """
+
+    def __init__(self, holder, message: str):
+        self.holder = holder
+        super().__init__(message)
+
+
+class LockRetriesExhausted(CommandError):
+    """A statement kept timing out waiting for a lock, every retry.
+
+    :ivar relation: what it waited for, if known.
+    :ivar blockers: the sessions it waited behind, if known.
+    """
+
+    def __init__(self, relation, blockers, message: str):
+        self.relation, self.blockers = relation, blockers
+        super().__init__(message)
+
+
+class Interrupted(CommandError):
+    """Ctrl-C (SIGINT) or SIGTERM ended the command; the running statement was cancelled on the server.
+
+    :ivar signal: ``"SIGINT"`` or ``"SIGTERM"``.
+    :ivar state: where the database stays, in words.
+    """
+
+    def __init__(self, signal: str, what: str, state: str, exit_status: int):
+        self.signal, self.state, self.exit_status = signal, state, exit_status
+        super().__init__(f"interrupted by {signal} while {what}; {state}")
 
 
 class PluginError(CommandError):

@@ -69,6 +69,27 @@ def parse_url(text: Any):
     return url
 
 
+#: (Settings field, variable suffix, type): ``<PREFIX>_DB_LOCK_TIMEOUT`` and its siblings.
+_LIMIT_VARIABLES = (
+    ("lock_timeout", "DB_LOCK_TIMEOUT", float),
+    ("lock_retries", "DB_LOCK_RETRIES", int),
+    ("lock_wait", "DB_LOCK_WAIT", float),
+    ("statement_timeout", "DB_STATEMENT_TIMEOUT", float),
+    ("idle_timeout", "DB_IDLE_TIMEOUT", float),
+)
+
+
+def _limit(where: str, value: Any, kind: type):
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number < 0 or number != number or number in (float("inf"),):
+        unit = "a whole number of retries" if kind is int else "a number of seconds"
+        raise ConfigurationError(f"{where} is {value!r}: give {unit}, 0 or more")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a command needs to know before it touches a database.
@@ -85,6 +106,16 @@ class Settings:
     engine: Any = None
     data_dir: Optional[Path] = None
     migrations_dir: Optional[Path] = None
+    #: Seconds a migration statement may wait for a lock before its transaction is retried.
+    lock_timeout: float = 2.0
+    #: How many times a transaction that hit the lock timeout is retried.
+    lock_retries: int = 10
+    #: Seconds to wait for the migration lock (None: as long as it takes).
+    lock_wait: Optional[float] = None
+    #: Seconds a migration statement may run (None: no limit).
+    statement_timeout: Optional[float] = None
+    #: Seconds a migrating session may sit idle inside its transaction before the server ends it.
+    idle_timeout: float = 60.0
 
     @classmethod
     def from_env(
@@ -106,6 +137,11 @@ class Settings:
         else:
             url = None
         data_dir = environ.get(app.variable("DATA_DIR"))
+        limits = {}
+        for field_name, name, kind in _LIMIT_VARIABLES:
+            text = environ.get(app.variable(name))
+            if text:
+                limits[field_name] = _limit(app.variable(name), text, kind)
         return cls(
             app=app,
             url=parse_url(url) if url is not None else None,
@@ -113,7 +149,19 @@ class Settings:
             engine=engine,
             data_dir=Path(data_dir).expanduser() if data_dir else None,
             migrations_dir=app.migrations_dir(environ),
+            **limits,
         )
+
+    def limited(self, **limits: Any) -> "Settings":
+        """These settings with the given limits (``lock_timeout=5``, ...); None leaves one as it is."""
+        given = {}
+        for field_name, name, kind in _LIMIT_VARIABLES:
+            value = limits.pop(field_name, None)
+            if value is not None:
+                given[field_name] = _limit(f"--{field_name.replace('_', '-')}", value, kind)
+        if limits:
+            raise TypeError(f"unknown limit(s) {', '.join(limits)}")
+        return replace(self, **given) if given else self
 
     @classmethod
     def resolve(cls, database: Any = None, app: Union[App, str, None] = None) -> "Settings":

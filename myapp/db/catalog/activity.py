@@ -2,17 +2,103 @@
 
 from __future__ import annotations
 
-from typing import Optional
+import datetime
+from dataclasses import dataclass
+from typing import List, Optional
 
 import sqlalchemy as sa
 
+
+@dataclass(frozen=True)
+class Session:
+    """A server session, as messages name it."""
+
+    pid: int
+    application_name: str
+    client: str  # address, or "local socket"
+    connected: Optional[datetime.datetime]
+    transaction_start: Optional[datetime.datetime]  # None: not in a transaction
+    query_start: Optional[datetime.datetime]
+    state: str
+
+    def __str__(self) -> str:
+        who = f"pid {self.pid}"
+        if self.application_name:
+            who += f" ({self.application_name})"
+        who += f" from {self.client}"
+        if self.transaction_start is not None:
+            who += f", in a transaction since {self.transaction_start:%H:%M:%S}"
+        elif self.connected is not None:
+            who += f", connected since {self.connected:%H:%M:%S}"
+        if self.query_start is not None and self.state == "active":
+            who += f", its query running since {self.query_start:%H:%M:%S}"
+        return who
+
+
+_SESSION = """
+    a.pid, coalesce(a.application_name, '') AS application_name,
+    coalesce(host(a.client_addr), 'local socket') AS client,
+    a.backend_start, a.xact_start, a.query_start, coalesce(a.state, '') AS state
+"""
+
 _ADVISORY_HOLDER = sa.text(
-    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-    " AND classid = CAST(:hi AS oid) AND objid = CAST(:lo AS oid) AND objsubid = 1"
+    f"""
+    SELECT {_SESSION}
+    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid = CAST(:hi AS oid) AND l.objid = CAST(:lo AS oid)
+    """
+)
+
+# What a backend waits for (the first lock it has not been granted) and behind whom.
+_WAIT = sa.text(
+    f"""
+    SELECT w.relation, {_SESSION}
+    FROM (SELECT coalesce(CAST(CAST(l.relation AS regclass) AS text), l.locktype) AS relation
+          FROM pg_locks l WHERE l.pid = CAST(:pid AS integer) AND NOT l.granted LIMIT 1) w
+    CROSS JOIN LATERAL unnest(pg_blocking_pids(CAST(:pid AS integer))) AS b(pid)
+    JOIN pg_stat_activity a ON a.pid = b.pid
+    ORDER BY a.pid
+    """
 )
 
 
-def advisory_lock_holder(conn, key: int) -> Optional[int]:
-    """The server process holding the session advisory lock ``key`` (a bigint), if any."""
+@dataclass(frozen=True)
+class Wait:
+    """A backend waiting for a lock: on what, and behind which sessions."""
+
+    relation: str
+    blockers: List[Session]
+
+    def __str__(self) -> str:
+        return f"a lock on {self.relation}, behind {'; '.join(map(str, self.blockers)) or 'nobody (any more)'}"
+
+
+def _session(row) -> Session:
+    return Session(row.pid, row.application_name, row.client, row.backend_start, row.xact_start,
+                   row.query_start, row.state)
+
+
+def advisory_lock_holder(conn, key: int) -> Optional[Session]:
+    """The session of this database holding the session advisory lock ``key`` (a bigint), if any."""
     unsigned = key & 0xFFFFFFFFFFFFFFFF
-    return conn.scalar(_ADVISORY_HOLDER, {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF})
+    row = conn.execute(_ADVISORY_HOLDER, {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF}).first()
+    return _session(row) if row is not None else None
+
+
+def waiting_for(conn, pid: int) -> Optional[Wait]:
+    """What backend ``pid`` waits for, or None when it is not waiting for a lock."""
+    rows = conn.execute(_WAIT, {"pid": pid}).all()
+    if not rows:
+        return None
+    return Wait(rows[0].relation, [_session(row) for row in rows])
+
+
+def backend_pid(conn) -> int:
+    return conn.scalar(sa.text("SELECT pg_backend_pid()"))
+
+
+def server_version(conn) -> int:
+    """The server's version number, e.g. 180001."""
+    return int(conn.scalar(sa.text("SHOW server_version_num")))

@@ -50,3 +50,15 @@ def type_oid(conn, text: str) -> Optional[int]:
 def database_exists(conn, name: str) -> bool:
     """Whether the server has a database ``name``."""
     return bool(conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = CAST(:name AS text)"), {"name": name}))
+
+
+_INVALID_INDEX = sa.text(
+    "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relname = CAST(:name AS text) AND n.nspname = coalesce(CAST(:schema AS text), current_schema())"
+    " AND NOT i.indisvalid"
+)
+
+
+def invalid_index(conn, schema: Optional[str], name: str) -> bool:
+    """Whether index ``schema.name`` exists but is INVALID (a concurrent build that failed left it)."""
+    return conn.scalar(_INVALID_INDEX, {"name": name, "schema": schema}) is not None

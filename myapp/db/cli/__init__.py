@@ -77,15 +77,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     from alembic.util import CommandError as AlembicCommandError
 
     from ..errors import CommandError, first_line
+    from ..runtime import interrupts
 
     args = parser().parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    interrupts.handle_signals()
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        sys.stderr.write("Interrupted.\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        return _fail(args, f"interrupted by {interrupts.signal_name(exc)}", interrupts.exit_status(exc))
     except CommandError as exc:
         return _fail(args, str(exc), exc.exit_status)
     except SyntaxError as exc:

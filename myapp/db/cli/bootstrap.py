@@ -4,7 +4,9 @@ HELP = "Create the schema on an empty database (create_all) and stamp it at head
 
 
 def add_arguments(parser) -> None:
-    pass
+    from .common import add_limits
+
+    add_limits(parser)
 
 
 def run(args) -> int:

@@ -19,10 +19,25 @@ def add_common(parser: argparse.ArgumentParser, *, default=None) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail, and tracebacks", **kw)
 
 
+def add_limits(parser: argparse.ArgumentParser) -> None:
+    """The options that bound how long a changing command may wait, and make others wait."""
+    parser.add_argument("--lock-wait", type=float, metavar="SECONDS",
+                        help="wait at most this long for the migration lock (default: as long as it takes)")
+    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS",
+                        help="a statement waits at most this long for a lock, then its transaction is rolled "
+                             "back and retried (default 2, or $MYAPP_DB_LOCK_TIMEOUT)")
+    parser.add_argument("--lock-retries", type=int, metavar="N",
+                        help="retry a transaction that hit the lock timeout N times (default 10)")
+    parser.add_argument("--statement-timeout", type=float, metavar="SECONDS",
+                        help="a migration statement runs at most this long (default: no limit)")
+
+
 def settings(args):
     from ..settings import Settings
 
-    return Settings.from_env(url=args.url, app=args.app)
+    given = Settings.from_env(url=args.url, app=args.app)
+    return given.limited(**{name: getattr(args, name, None)
+                            for name in ("lock_wait", "lock_timeout", "lock_retries", "statement_timeout")})
 
 
 def progress(args):

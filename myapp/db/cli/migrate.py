@@ -2,6 +2,8 @@
 
 import sys
 
+from .common import add_limits
+
 HELP = "Move the database to TARGET (default: head), upgrading or downgrading."
 
 
@@ -15,11 +17,13 @@ def add_arguments(p) -> None:
     p.add_argument("--fake", action="store_true", help="record TARGET as applied without running anything")
     p.add_argument("--check", action="store_true", help="exit 1 if any migration is unapplied; change nothing")
     p.add_argument("--step", action="store_true", help="commit after each revision instead of once at the end")
+    add_limits(p)
 
 
 def run(args) -> int:
     from ..autogenerate.describe import describe_diff
     from ..commands.migrate import migrate
+    from ..runtime.executor import kinds
     from .common import out, progress, settings
 
     result = migrate(
@@ -33,8 +37,9 @@ def run(args) -> int:
         steps = result.plan.steps
         if not steps:
             out("No migrations to apply.")
-        for s in steps:
-            out(f"{'Apply' if s.upgrade else 'Unapply'} {s.revision} ({s.message})")
+        marks = {"non-atomic": " [non-atomic]", "autocommit": " [autocommit block]"}
+        for s, kind in zip(steps, kinds(result.plan)):
+            out(f"{'Apply' if s.upgrade else 'Unapply'} {s.revision} ({s.message}){marks.get(kind, '')}")
         for diff in result.drift:
             out(describe_diff(diff))
         if result.drift:

@@ -40,6 +40,10 @@ def migrate(
     check: bool = False,
     step: bool = False,
     progress: Optional[Progress] = None,
+    lock_timeout: Optional[float] = None,
+    lock_retries: Optional[int] = None,
+    lock_wait: Optional[float] = None,
+    statement_timeout: Optional[float] = None,
 ) -> MigrateResult:
     """Move the database to TARGET (default head), upgrading or downgrading as needed.
 
@@ -50,6 +54,11 @@ def migrate(
     :param check: only find out whether any step is pending, or (at head) whether the models
         and the registry differ from the database; change nothing.
     :param step: commit after each revision instead of once for the whole run.
+    :param lock_timeout: seconds a statement may wait for a lock before its transaction is
+        rolled back and retried (default 2, or ``<PREFIX>_DB_LOCK_TIMEOUT``).
+    :param lock_retries: how many times (default 10).
+    :param lock_wait: seconds to wait for the migration lock (default: as long as it takes).
+    :param statement_timeout: seconds a migration statement may run (default: no limit).
     """
     if sum(map(bool, (plan, sql, fake, check))) > 1:
         raise UsageError("use only one of --plan, --sql, --fake and --check at a time")
@@ -57,7 +66,11 @@ def migrate(
         raise UsageError("--from only goes with --sql; online, the database says where it is")
     if step and (plan or sql or fake or check):
         raise UsageError("--step only goes with a real migration, not --plan, --sql, --fake or --check")
-    settings, progress = Settings.resolve(database, app), progress or Progress()
+    settings = Settings.resolve(database, app).limited(
+        lock_timeout=lock_timeout, lock_retries=lock_retries, lock_wait=lock_wait,
+        statement_timeout=statement_timeout,
+    )
+    progress = progress or Progress()
     plugins.load(settings.app)  # a broken plugin stops the command before it touches the database
     if sql:
         p, text = executor.render_sql(settings.app, settings.migrations_dir, target, start)
@@ -75,11 +88,9 @@ def migrate(
         if fake:
             with connection.transaction(conn):
                 p = executor.fake(settings.migrations_dir, conn, target, progress)
-        elif step:
-            p = executor.run(settings.app, settings.migrations_dir, conn, target, progress, per_step_commit=True)
         else:
-            with connection.transaction(conn):
-                p = executor.run(settings.app, settings.migrations_dir, conn, target, progress)
+            p = executor.run(settings.app, settings.migrations_dir, conn, target, progress,
+                             per_step_commit=step, lock_retries=settings.lock_retries)
     if not p.alembic_steps:
         progress.note("No migrations to apply.")
     return MigrateResult(p, applied=True)

@@ -38,10 +38,11 @@ class DropColumn(DDLElement):
 
 
 class DropIndex(DDLElement):
-    """``DROP INDEX [IF EXISTS] schema.name`` (an index lives in its table's schema)."""
+    """``DROP INDEX [CONCURRENTLY] [IF EXISTS] schema.name`` (an index lives in its table's schema)."""
 
-    def __init__(self, name: str, schema: Optional[str] = None, *, if_exists: bool = False):
-        self.name, self.schema, self.if_exists = name, schema, if_exists
+    def __init__(self, name: str, schema: Optional[str] = None, *, if_exists: bool = False,
+                 concurrently: bool = False):
+        self.name, self.schema, self.if_exists, self.concurrently = name, schema, if_exists, concurrently
 
 
 class DropConstraint(DDLElement):
@@ -84,7 +85,10 @@ def _drop_column(element, compiler, **kw):
 
 @compiles(DropIndex, "postgresql")
 def _drop_index(element, compiler, **kw):
-    return f"DROP INDEX {flag(element.if_exists, 'IF EXISTS ')}{qualified(compiler, element.name, element.schema)}"
+    return (
+        f"DROP INDEX {flag(element.concurrently, 'CONCURRENTLY ')}{flag(element.if_exists, 'IF EXISTS ')}"
+        f"{qualified(compiler, element.name, element.schema)}"
+    )
 
 
 @compiles(DropConstraint, "postgresql")

@@ -37,6 +37,7 @@ BUILTINS = (
     "myapp.db.plugins.builtins.guards",
     "myapp.db.plugins.builtins.grants",
     "myapp.db.plugins.builtins.replaceable",
+    "myapp.db.plugins.builtins.indexes",
 )
 
 

@@ -19,6 +19,7 @@ from ..errors import ConnectError, first_line
 from ..progress import Progress
 from ..settings import Settings, masked
 from . import lock as migration_lock
+from . import session
 
 
 def _connect_error(url: sa.URL, exc: BaseException) -> ConnectError:
@@ -33,13 +34,17 @@ def _connect_error(url: sa.URL, exc: BaseException) -> ConnectError:
 
 
 def engine_for(settings: Settings, *, application_name: str = "myapp.db") -> sa.Engine:
-    """A new engine (no pool) for the URL or the embedded server ``settings`` name."""
+    """A new engine (no pool) for the URL or the embedded server ``settings`` name.
+
+    Its connections say who they are (``application_name``) and, over TCP,
+    send keepalives, so that a dead server or network ends a wait in bounded time.
+    """
     from . import embedded
 
     url = settings.url
     if url is None:
         url = embedded.server_url(settings.embedded_data_dir, settings.app.database_name)
-    connect_args = {"application_name": application_name}
+    connect_args = {"application_name": application_name, **session.CLIENT_KEEPALIVES}
     return sa.create_engine(url, poolclass=sa.NullPool, connect_args=connect_args)
 
 
@@ -75,19 +80,20 @@ def connect(
     # A caller's open transaction is the caller's to end; otherwise we end ours.
     ours = owned or not conn.in_transaction()
     try:
-        if lock:
-            migration_lock.acquire(conn, settings.app.lock_key, progress)
-        failed = False
-        try:
-            yield conn
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            if ours and conn.in_transaction() and not conn.invalidated:
-                conn.rollback()  # only reads can be left open here
-            if lock and not conn.invalidated:  # invalidated: the server dropped the lock
-                migration_lock.release(conn, settings.app.lock_key, commit=ours, failing=failed)
+        with session.limited(conn, settings, owned=owned) if lock else contextlib.nullcontext():
+            if lock:
+                migration_lock.acquire(conn, settings.app.lock_key, progress, wait=settings.lock_wait)
+            failed = False
+            try:
+                yield conn
+            except BaseException:
+                failed = True
+                raise
+            finally:
+                if ours and conn.in_transaction() and not conn.invalidated:
+                    conn.rollback()  # only reads can be left open here
+                if lock and not conn.invalidated:  # invalidated: the server dropped the lock
+                    migration_lock.release(conn, settings.app.lock_key, commit=ours, failing=failed)
     finally:
         if owned:
             conn.close()

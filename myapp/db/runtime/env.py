@@ -38,6 +38,8 @@ class Run:
     on_version_apply: list = field(default_factory=list)
     #: Called with each revision step just before it runs (progress).
     before_step: Optional[Callable] = None
+    #: The whole run's revisions, when env.py runs it in parts: the run hooks fire at its ends only.
+    revisions: tuple = ()
 
 
 def run() -> None:
@@ -66,7 +68,8 @@ def run() -> None:
     )
 
     def migrate() -> None:
-        hooks.install(context.get_context(), manager, before_step=given.before_step if given else None)
+        hooks.install(context.get_context(), manager, before_step=given.before_step if given else None,
+                      revisions=given.revisions if given else ())
         with context.begin_transaction():
             context.run_migrations()
 

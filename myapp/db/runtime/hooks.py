@@ -18,28 +18,33 @@ from alembic.runtime.migration import RevisionStep
 from .. import compat
 
 
-def install(migration_context, manager, *, before_step: Optional[Callable] = None) -> None:
-    """Make ``migration_context`` run its revision steps through the plugins' hooks."""
+def install(migration_context, manager, *, before_step: Optional[Callable] = None, revisions: tuple = ()) -> None:
+    """Make ``migration_context`` run its revision steps through the plugins' hooks.
+
+    :param revisions: the whole run's revision ids, when this context runs only
+        part of it (the executor runs a plan in segments, and again after a
+        retry): ``before_migrate`` and ``after_migrate`` fire at the run's ends.
+    """
 
     def wrap(steps: list, context) -> list:
-        revisions = [s for s in steps if isinstance(s, RevisionStep)]
-        if not revisions:
+        found = [s for s in steps if isinstance(s, RevisionStep)]
+        if not found:
             return steps
-        ids = tuple(s.revision.revision for s in revisions)
-        common = dict(operations=Operations(context), upgrade=revisions[0].is_upgrade)
-        first, last = revisions[0], revisions[-1]
+        ids = revisions or tuple(s.revision.revision for s in found)
+        common = dict(operations=Operations(context), upgrade=found[0].is_upgrade)
 
         def hooked(step):
             @functools.wraps(step.migration_fn)  # Alembic logs "Running upgrade ..." by its name
             def migration_fn(**kw):
                 if before_step is not None:
                     before_step(step)
-                if step is first:
+                revision = step.revision.revision
+                if revision == ids[0]:
                     manager.call("before_migrate", revisions=ids, **common)
-                manager.call("before_revision", revision=step.revision.revision, **common)
+                manager.call("before_revision", revision=revision, **common)
                 step.migration_fn(**kw)
-                manager.call("after_revision", revision=step.revision.revision, **common)
-                if step is last:
+                manager.call("after_revision", revision=revision, **common)
+                if revision == ids[-1]:
                     manager.call("after_migrate", revisions=ids, **common)
 
             return compat.with_migration_fn(step, migration_fn)

@@ -1,0 +1,72 @@
+"""Ctrl-C and SIGTERM end the work on the server too, not just in the client.
+
+`handle_signals()` (the CLI calls it) makes SIGTERM raise `Terminated` (a
+`KeyboardInterrupt`, so every layer treats both alike) and has psycopg2 wait
+for the server in Python, where a signal can interrupt it: the running
+statement is then cancelled on the server and the interrupt raised once the
+server has stopped. psycopg 3 waits in Python already and cancels on
+KeyboardInterrupt by itself.
+"""
+
+from __future__ import annotations
+
+import select
+import signal
+from typing import Optional
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (systemd, Kubernetes and ``kill`` send it)."""
+
+
+def signal_name(exc: BaseException) -> str:
+    return "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+
+
+def exit_status(exc: BaseException) -> int:
+    """128 + the signal number, as shells report a process ended by a signal: 143 or 130."""
+    return 143 if isinstance(exc, Terminated) else 130
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def _wait(conn) -> None:
+    """psycopg2's wait callback: poll the connection, cancel the statement on an interrupt."""
+    from psycopg2.extensions import POLL_OK, POLL_READ, POLL_WRITE, QueryCanceledError
+
+    interrupted: Optional[BaseException] = None
+    while True:
+        try:
+            try:
+                state = conn.poll()
+            except QueryCanceledError:
+                if interrupted is not None:
+                    raise interrupted from None
+                raise
+            if state == POLL_OK:
+                break
+            if state == POLL_READ:
+                select.select([conn.fileno()], [], [], 1.0)
+            elif state == POLL_WRITE:
+                select.select([], [conn.fileno()], [], 1.0)
+            else:
+                raise conn.OperationalError(f"bad state from poll: {state}")
+        except KeyboardInterrupt as exc:
+            if interrupted is not None:
+                raise
+            interrupted = exc
+            conn.cancel()  # the server answers the running statement with an error: wait for it
+    if interrupted is not None:
+        raise interrupted
+
+
+def handle_signals() -> None:
+    """Install the SIGTERM handler and psycopg2's interruptible wait, for this process."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        import psycopg2.extensions
+    except ImportError:  # pragma: no cover - psycopg2 is a dependency
+        return
+    psycopg2.extensions.set_wait_callback(_wait)
