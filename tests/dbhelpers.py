@@ -23,10 +23,12 @@ def snapshot(engine):
 def schema(engine):
     """The snapshot without the version table, which outlives a downgrade to zero."""
     return {
-        kind: [row for row in rows if row[1] not in ("alembic_version", "alembic_version_pkc")]
+        kind: [row for row in rows
+               if row[1] not in ("alembic_version", "alembic_version_pkc", "myapp_db_revisions", "myapp_db_revisions_pkey")]
         for kind, rows in snapshot(engine).items()
     }
 
 
 def tables(engine):
-    return sorted({row[1] for row in snapshot(engine)["relations"] if row[2] == "r"})
+    """The tables, but the framework's own records (which, like the version table, outlive a downgrade)."""
+    return sorted({row[1] for row in snapshot(engine)["relations"] if row[2] == "r" and row[1] != "myapp_db_revisions"})

@@ -67,6 +67,8 @@ class App:
     :param env_prefix: prefix of the environment variables (default: the label upper-cased):
         ``SHOP_DATABASE_URL``, ``SHOP_DATA_DIR``, ``SHOP_MIGRATIONS_DIR``, ...
     :param plugins: modules of plugins this app ships, registered like the built-ins.
+    :param version: the app's version, as applied revisions record it (default: the version of
+        the installed distribution that ships the migrations package).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class App:
         objects: Any = None,
         env_prefix: Optional[str] = None,
         plugins: Sequence[str] = (),
+        version: Optional[str] = None,
     ):
         if not isinstance(label, str) or not _LABEL.match(label):
             raise ConfigurationError(
@@ -87,6 +90,7 @@ class App:
         self.env_prefix = env_prefix or label.upper()
         self._metadata, self._objects, self._migrations = metadata, objects, migrations
         self.plugins = tuple(plugins)
+        self._version = version
 
     def __repr__(self) -> str:
         return f"App({self.label!r})"
@@ -113,6 +117,24 @@ class App:
         from .runtime import embedded
 
         return embedded.default_data_dir(self.label)
+
+    def package_version(self) -> Optional[str]:
+        """The app's version: declared, else its distribution's (None when it is not installed)."""
+        if self._version is not None or not isinstance(self._migrations, str) or "/" in self._migrations:
+            return self._version
+        if hasattr(self, "_found_version"):
+            return self._found_version
+        from importlib import metadata
+
+        top = self._migrations.split(".")[0]
+        self._found_version = None
+        for name in [top, *metadata.packages_distributions().get(top, [])]:
+            try:
+                self._found_version = metadata.version(name)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+        return self._found_version
 
     # -- what the app declares, resolved when needed ----------------------------
 

@@ -15,6 +15,11 @@ def showmigrations(args) -> int:
     for row in showmigrations(settings(args), progress=progress(args)):
         marks = [m for m, on in (("head", row.head), ("current", row.current)) if on]
         suffix = f" ({', '.join(marks)})" if marks else ""
+        if args.verbose and row.record is not None:
+            r = row.record
+            took = f", {r.duration_ms} ms" if r.duration_ms is not None else ""
+            by = f", version {r.package_version}" if r.package_version else ""
+            suffix += f"  [{r.how} {r.applied_at:%Y-%m-%d %H:%M:%S %Z} by {r.applied_by}{took}{by}]"
         out(f"[{'X' if row.applied else ' '}] {row.revision}  {row.message}{suffix}")
     return 0
 

@@ -17,6 +17,8 @@ def add_arguments(p) -> None:
     p.add_argument("--fake", action="store_true", help="record TARGET as applied without running anything")
     p.add_argument("--check", action="store_true", help="exit 1 if any migration is unapplied; change nothing")
     p.add_argument("--step", action="store_true", help="commit after each revision instead of once at the end")
+    p.add_argument("--accept-edited", action="append", default=[], metavar="REV",
+                   help="accept that applied revision REV's file was edited: record its new checksum")
     add_limits(p)
 
 
@@ -29,6 +31,7 @@ def run(args) -> int:
     result = migrate(
         settings(args), args.target, plan=args.plan, sql=args.sql, start=args.start,
         fake=args.fake, check=args.check, step=args.step, progress=progress(args),
+        accept_edited=args.accept_edited,
     )
     if args.sql:
         sys.stdout.write(result.sql)

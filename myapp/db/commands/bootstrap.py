@@ -11,7 +11,7 @@ from .. import plugins
 from ..errors import UsageError
 from ..progress import Progress
 from ..replaceable import registry
-from ..runtime import connection, recorder, scripts
+from ..runtime import connection, recorder, records, scripts
 from ..settings import Settings
 
 
@@ -47,6 +47,12 @@ def bootstrap(database: Any = None, *, app=None, progress: Optional[Progress] = 
         metadata.create_all(conn)
         created = registry.create_all(conn, objects)
         heads = recorder.stamp(conn, script, "heads")
+        conn.execute(records.create())
+        version = settings.app.package_version()
+        for sc in script.walk_revisions():
+            for statement in records.insert(sc.revision, sc.path, how="bootstrap", duration_ms=None,
+                                            package_version=version):
+                conn.execute(statement)
         progress.note(
             f"Created {len(metadata.tables)} tables and {len(created)} views, functions and "
             f"materialized views; stamped {', '.join(heads)} (head) "

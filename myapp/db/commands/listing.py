@@ -9,7 +9,7 @@ from alembic.script import Script
 
 from .. import plugins
 from ..progress import Progress
-from ..runtime import connection, recorder, scripts
+from ..runtime import connection, recorder, records, scripts
 from ..runtime.plan import applied_revisions
 from ..settings import Settings
 
@@ -23,23 +23,27 @@ class MigrationRow:
     applied: bool
     head: bool
     current: bool
+    #: What ``myapp_db_revisions`` says of it (None: not applied, or applied before records were kept).
+    record: Optional[Any] = None
 
 
-def _at(settings: Settings, progress: Progress, command: str):
+def _at(settings: Settings, progress: Progress, command: str, *, with_records: bool = False):
     plugins.load(settings.app)
     with connection.connect(settings, progress, command=command) as conn:
-        return recorder.current_heads(conn)
+        heads = recorder.current_heads(conn)
+        return (heads, records.read(conn) or {}) if with_records else heads
 
 
 def showmigrations(database: Any = None, *, app=None, progress: Optional[Progress] = None) -> List[MigrationRow]:
     """List every revision, oldest first, marking which are applied, the head and the current one."""
     settings, progress = Settings.resolve(database, app), progress or Progress()
     script = scripts.scripts(settings.migrations_dir)
-    current = _at(settings, progress, "showmigrations")
+    current, recorded = _at(settings, progress, "showmigrations", with_records=True)
     applied = applied_revisions(script, current)
     heads = set(script.get_heads())
     return [
-        MigrationRow(sc.revision, sc.doc or "", sc.revision in applied, sc.revision in heads, sc.revision in current)
+        MigrationRow(sc.revision, sc.doc or "", sc.revision in applied, sc.revision in heads, sc.revision in current,
+                     recorded.get(sc.revision) if sc.revision in applied else None)
         for sc in reversed(list(script.walk_revisions()))
     ]
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 from .. import plugins
 from ..errors import UsageError
 from ..progress import Progress
-from ..runtime import connection, executor, recorder, scripts
+from ..runtime import connection, executor, records, recorder, scripts
 from ..runtime.plan import Plan, plan as make_plan
 from ..settings import Settings
 
@@ -44,6 +44,7 @@ def migrate(
     lock_retries: Optional[int] = None,
     lock_wait: Optional[float] = None,
     statement_timeout: Optional[float] = None,
+    accept_edited: Sequence[str] = (),
 ) -> MigrateResult:
     """Move the database to TARGET (default head), upgrading or downgrading as needed.
 
@@ -59,6 +60,8 @@ def migrate(
     :param lock_retries: how many times (default 10).
     :param lock_wait: seconds to wait for the migration lock (default: as long as it takes).
     :param statement_timeout: seconds a migration statement may run (default: no limit).
+    :param accept_edited: applied revisions whose edited files to accept: their new checksums
+        are recorded (otherwise an applied revision whose file changed stops the command).
     """
     if sum(map(bool, (plan, sql, fake, check))) > 1:
         raise UsageError("use only one of --plan, --sql, --fake and --check at a time")
@@ -78,6 +81,10 @@ def migrate(
     script = scripts.scripts(settings.migrations_dir)
     read_only = plan or check
     with connection.connect(settings, progress, lock=not read_only, command="migrate") as conn:
+        external = conn.in_transaction()  # the caller's: joined, never committed
+        with connection.transaction(conn):
+            records.verify(conn, script, recorder.current_heads(conn), accept=accept_edited,
+                           write=not read_only, version=settings.app.package_version())
         if read_only:
             result = MigrateResult(make_plan(script, recorder.current_heads(conn), target))
             if check and not result.pending:  # at head: do the models and registry agree too?
@@ -87,10 +94,11 @@ def migrate(
             return result
         if fake:
             with connection.transaction(conn):
-                p = executor.fake(settings.migrations_dir, conn, target, progress)
+                p = executor.fake(settings.migrations_dir, conn, target, progress,
+                                  version=settings.app.package_version())
         else:
             p = executor.run(settings.app, settings.migrations_dir, conn, target, progress,
-                             per_step_commit=step, lock_retries=settings.lock_retries)
+                             per_step_commit=step, lock_retries=settings.lock_retries, external=external)
     if not p.alembic_steps:
         progress.note("No migrations to apply.")
     return MigrateResult(p, applied=True)

@@ -64,12 +64,14 @@ def run() -> None:
         transaction_per_migration=given.transaction_per_migration if given else False,
         on_version_apply=given.on_version_apply if given else (),
         process_revision_directives=comparator.name_objects,
+        include_name=_include_name,
         myapp_db_app=app,
     )
 
     def migrate() -> None:
+        how = "sql" if context.is_offline_mode() else "migrate" if given else "alembic"
         hooks.install(context.get_context(), manager, before_step=given.before_step if given else None,
-                      revisions=given.revisions if given else ())
+                      revisions=given.revisions if given else (), how=how, version=app.package_version)
         with context.begin_transaction():
             context.run_migrations()
 
@@ -83,6 +85,13 @@ def run() -> None:
     with _connection(config, x, app, given) as connection:
         context.configure(connection=connection, **options)
         migrate()
+
+
+def _include_name(name, type_, parent_names) -> bool:
+    """Autogenerate never reports the framework's own tables (as Alembic never reports its version table)."""
+    from .records import OWN_TABLES
+
+    return not (type_ == "table" and name in OWN_TABLES)
 
 
 @contextlib.contextmanager

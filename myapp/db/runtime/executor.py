@@ -42,7 +42,7 @@ from ..errors import (
     first_line,
 )
 from ..progress import Progress
-from . import interrupts, recorder, scripts
+from . import interrupts, recorder, records, scripts
 from .env import RUN, Run
 from .plan import Heads, Plan, Step, plan
 from .watch import Watcher
@@ -193,15 +193,16 @@ def run(
     *,
     per_step_commit: bool = False,
     lock_retries: int = 10,
+    external: Optional[bool] = None,
 ) -> Plan:
     """Apply the plan for ``target`` on ``conn`` through the app's env.py; return the plan as first made.
 
     ``conn`` holds the migration lock. When it is inside the caller's own
-    transaction everything runs in a savepoint of it; otherwise the executor
-    commits as the segments say.
+    transaction (``external``; by default: whether it is in one now) everything
+    runs in a savepoint of it; otherwise the executor commits as the segments say.
     """
     script = scripts.scripts(migrations_dir)
-    external = conn.in_transaction()
+    external = conn.in_transaction() if external is None else external
     first = plan(script, recorder.current_heads(conn), target)
     if not first.alembic_steps:
         return first
@@ -297,12 +298,20 @@ def _isolation(conn, segment: Segment, external: bool):
             conn.execution_options(isolation_level=level)
 
 
-def fake(migrations_dir: Path, conn, target: str, progress: Progress) -> Plan:
+def fake(migrations_dir: Path, conn, target: str, progress: Progress, *, version: Optional[str] = None) -> Plan:
     """Record ``target`` as applied without running any revision."""
     script = scripts.scripts(migrations_dir)
     p = plan(script, recorder.current_heads(conn), target)
     if p.alembic_steps:
         recorder.stamp(conn, script, p.end or "base")
+        conn.execute(records.create())
+        for alembic_step in p.alembic_steps:
+            revision = alembic_step.revision
+            statements = (records.insert(revision.revision, revision.path, how="fake", duration_ms=None,
+                                         package_version=version)
+                          if p.upgrade else [records.delete(revision.revision)])
+            for statement in statements:
+                conn.execute(statement)
         for step in p.steps:
             s = Step(step.revision, step.message, step.upgrade, fake=True)
             progress.step_start(s)
