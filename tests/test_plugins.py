@@ -73,7 +73,7 @@ def by_name(result) -> dict:
 
 def test_hookspecs_document_every_argument_and_the_return_value():
     assert HOOKS == sorted(
-        ["register_operations", "replaceable_objects", "replaceable_kinds", "before_migrate",
+        ["register_operations", "replaceable_objects", "replaceable_kinds", "lint_rules", "before_migrate",
          "before_revision", "after_revision", "after_migrate"]
     )
     for name in HOOKS:
@@ -268,6 +268,41 @@ def test_hook_replaceable_objects_must_return_objects(site, cli):
     site.add("objects", "from myapp.db import hookimpl\n\n@hookimpl\ndef replaceable_objects():\n    return ['a view']\n")
     result = cli("plugins")
     assert result.status == 2 and "'a view' from hook replaceable_objects" in result.err
+
+
+LINT_PLUGIN = """\
+from pglast import ast
+from myapp.db import hookimpl
+from myapp.db.lint.rules import Rule
+
+
+class NoTruncate(Rule):
+    id = "no-truncate"
+    summary = "TRUNCATE empties a table for every app instance"
+
+    def check(self, statement, context):
+        if isinstance(statement.node, ast.TruncateStmt):
+            yield self.finding("TRUNCATE takes ACCESS EXCLUSIVE and empties the table", "DELETE in batches")
+
+
+@hookimpl
+def lint_rules():
+    return [NoTruncate()]
+"""
+
+
+def test_hook_lint_rules(site, cli, migrations_copy):
+    site.add("lintrules", LINT_PLUGIN)
+    (migrations_copy / "versions" / "7c0000000001_t.py").write_text(
+        f'"""empty it"""\nfrom alembic import op\n\nrevision = "7c0000000001"\ndown_revision = "{HEAD}"\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.execute('TRUNCATE networks')\n"
+    )
+    result = cli("lint", "7c0000000001")
+    assert result.status == 1 and "FINDING no-truncate: TRUNCATE takes ACCESS EXCLUSIVE" in result.out
+    assert "instead: DELETE in batches" in result.out
+    site.add("badrules", "from myapp.db import hookimpl\n\n@hookimpl\ndef lint_rules():\n    return [42]\n")
+    plugins.reset()
+    assert "is not a Rule with an id" in cli("plugins").err
 
 
 RUN_HOOKS_PLUGIN = """\

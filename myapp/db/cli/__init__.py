@@ -14,7 +14,7 @@ import sys
 import traceback
 from typing import List, Optional
 
-from . import bootstrap, embedded, listing, makemigrations, migrate, plugins, refresh
+from . import bootstrap, embedded, lint, listing, makemigrations, migrate, plugins, refresh
 from .common import PROG, add_common
 
 #: name -> (module or function, help, arguments)
@@ -28,6 +28,7 @@ COMMANDS = [
     ("makemigrations", makemigrations.run, makemigrations.HELP, makemigrations.add_arguments),
     ("plugins", plugins.run, plugins.HELP, plugins.add_arguments),
     ("refresh", refresh.run, refresh.HELP, refresh.add_arguments),
+    ("lint", lint.run, lint.HELP, lint.add_arguments),
     ("embedded", embedded.run, embedded.HELP, embedded.add_arguments),
 ]
 

@@ -24,6 +24,8 @@ class MakeMigrationsResult:
 
     path: Optional[str] = None
     diffs: List[Any] = field(default_factory=list)
+    #: What lint found in the file written (a `myapp.db.lint.linter.Report`), if one was written.
+    lint: Any = None
 
 
 def _installed(path: Path) -> bool:
@@ -94,4 +96,19 @@ def makemigrations(
             progress.note("No changes detected.")
         return MakeMigrationsResult(diffs=diffs)
     written = [sc for sc in context.generate_scripts() if sc is not None]
-    return MakeMigrationsResult(path=written[0].path, diffs=diffs)
+    report = _lint(settings, written[0], progress)
+    return MakeMigrationsResult(path=written[0].path, diffs=diffs, lint=report)
+
+
+def _lint(settings, revision, progress: Progress):
+    """Lint the revision just written and say what it found; a finding never fails makemigrations."""
+    from ..lint.linter import lint
+    from ..lint.rules import BUILTIN
+
+    report = lint(settings.app, settings.migrations_dir, [revision], rules=[*BUILTIN, *plugins.load().rules])
+    for r in report.revisions:
+        if r.error:
+            progress.note(f"Lint could not check {r.revision}: {r.error}")
+        for c in r.open_findings:
+            progress.note(f"Lint: {c.finding.rule}: {c.finding.message}; instead: {c.finding.alternative}")
+    return report

@@ -54,6 +54,18 @@ def replaceable_kinds():
     """
 
 
+@hookspec
+def lint_rules():
+    """Contribute lint rules, checked by ``python -m myapp.db lint`` beside the built-in ones.
+
+    Called once per process, when plugins load. A rule subclasses
+    `myapp.db.lint.rules.Rule`: a kebab-case ``id``, a ``summary``, and
+    ``check(statement, context)`` yielding `Finding` objects for one statement.
+
+    :return: an iterable of rules; None adds nothing.
+    """
+
+
 # -- around a migration run ---------------------------------------------------
 # Called only when a run applies or unapplies at least one revision, online or
 # in offline --sql mode, inside the run's transaction (with --step: inside the

@@ -135,6 +135,7 @@ class Plugins:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: List[Plugin] = []
         self.kinds: List[type] = []
+        self.rules: List[Any] = []
         self._objects: Dict[Any, List[Any]] = {}
         self._by_name: Dict[str, Plugin] = {}
         self._owners: Dict[str, str] = {}
@@ -209,6 +210,14 @@ class Plugins:
                     f"returned {wrong[0]!r} from hook replaceable_kinds, which is not a ReplaceableObject subclass"
                 )
             self.kinds.extend(kinds)
+        for result in self.call("lint_rules", plugin=module):
+            from ..lint.rules import Rule
+
+            rules = self._listed(result, module, "lint_rules")
+            wrong = [r for r in rules if not isinstance(r, Rule) or not r.id]
+            if wrong:
+                raise plugin.error(f"returned {wrong[0]!r} from hook lint_rules, which is not a Rule with an id")
+            self.rules.extend(rules)
 
     def _listed(self, result, module, hook: str) -> list:
         try:

@@ -65,8 +65,11 @@ class Segment:
 
 
 def _kind(alembic_step) -> str:
+    return kind_of_revision(alembic_step.revision)
+
+
+def kind_of_revision(revision) -> str:
     """``non-atomic`` (declares ``atomic = False``), ``autocommit`` (uses autocommit_block) or ``atomic``."""
-    revision = alembic_step.revision
     if getattr(revision.module, "atomic", True) is False:
         return "non-atomic"
     if "autocommit_block" in _source(revision):

@@ -51,7 +51,11 @@ def install(migration_context, manager, *, before_step: Optional[Callable] = Non
                     manager.call("before_migrate", revisions=ids, **common)
                 manager.call("before_revision", revision=revision, **common)
                 started = time.perf_counter()
-                step.migration_fn(**kw)
+                if context.as_sql and getattr(step.revision.module, "atomic", True) is False:
+                    with context.autocommit_block():  # offline: COMMIT; ... BEGIN; around it
+                        step.migration_fn(**kw)
+                else:
+                    step.migration_fn(**kw)
                 manager.call("after_revision", revision=revision, **common)
                 _record(context, step, int((time.perf_counter() - started) * 1000))
                 if revision == ids[-1]:

@@ -52,13 +52,23 @@ def config(migrations_dir: Path, *, output_buffer=None) -> Config:
     return cfg
 
 
-@functools.lru_cache(maxsize=None)
 def scripts(migrations_dir: Path) -> AppScripts:
     """The `ScriptDirectory` of ``migrations_dir``, shared by every command in this process.
 
     Its revision map is built on first use and then kept, so a process that
-    runs several commands reads and imports the revision files only once.
+    runs several commands reads and imports the revision files only once; a
+    file added to or removed from ``versions/`` makes a new one.
     """
+    versions = migrations_dir / "versions"
+    try:
+        listed = versions.stat().st_mtime_ns
+    except OSError:
+        listed = None
+    return _scripts(migrations_dir, listed)
+
+
+@functools.lru_cache(maxsize=None)
+def _scripts(migrations_dir: Path, listed) -> AppScripts:
     versions = migrations_dir / "versions"
     if not versions.is_dir():
         raise ConfigurationError(

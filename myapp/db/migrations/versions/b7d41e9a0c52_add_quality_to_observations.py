@@ -9,6 +9,8 @@ existing observation is marked 'raw' (never checked), and only then is the
 column made NOT NULL with 'raw' as the default for new rows.
 """
 
+# myapp.db: allow set-not-null -- it shipped before the first production deploy, on empty tables
+
 from alembic import op
 import sqlalchemy as sa
 

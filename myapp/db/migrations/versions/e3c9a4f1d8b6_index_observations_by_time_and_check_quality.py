@@ -9,6 +9,9 @@ which also serves lookups by variable alone, so the single-column index
 goes. Quality is constrained to the values the app writes.
 """
 
+# myapp.db: allow index-without-concurrently, constraint-without-not-valid -- it shipped before the
+# first production deploy, on empty tables
+
 from alembic import op
 
 revision = "e3c9a4f1d8b6"
