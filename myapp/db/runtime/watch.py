@@ -33,6 +33,8 @@ class Watcher:
         self._lock = threading.Lock()
         self._thread = None
         try:
+            if conn.dialect.is_async:  # its connections only work inside the caller's event loop
+                raise RuntimeError("an async engine cannot be watched from a thread")
             self._pid = activity.backend_pid(conn)
             self._conn = conn.engine.connect()
             self._conn.exec_driver_sql("SET statement_timeout = '2s'")
