@@ -47,6 +47,7 @@ _EXPORTS = {
     "migrate": "commands",
     "refresh": "commands",
     "showmigrations": "commands",
+    "lint": "commands",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -8,7 +8,7 @@ from typing import Any, List, Optional, Sequence
 from .. import plugins
 from ..errors import UsageError
 from ..progress import Progress
-from ..runtime import connection, executor, records, recorder, scripts
+from ..runtime import connection, executor, index, records, recorder, scripts
 from ..runtime.plan import Plan, plan as make_plan
 from ..settings import Settings
 
@@ -78,10 +78,17 @@ def migrate(
     if sql:
         p, text = executor.render_sql(settings.app, settings.migrations_dir, target, start)
         return MigrateResult(p, sql=text)
-    script = scripts.scripts(settings.migrations_dir)
+    script = scripts.scripts(settings.migrations_dir)  # lazy: the revision map is built on first use
     read_only = plan or check
     with connection.connect(settings, progress, lock=not read_only, command="migrate") as conn:
         external = conn.in_transaction()  # the caller's: joined, never committed
+        if not (read_only or fake or accept_edited) and target in ("head", "heads"):
+            heads = index.at_head_unchanged(conn, settings.migrations_dir / "versions")
+            if heads is not None:  # the common start-up case, decided without loading a revision
+                if not external:
+                    conn.commit()
+                progress.note("No migrations to apply.")
+                return MigrateResult(Plan(heads, True, "heads", ()), applied=True)
         with connection.transaction(conn):
             records.verify(conn, script, recorder.current_heads(conn), accept=accept_edited,
                            write=not read_only, version=settings.app.package_version())

@@ -94,6 +94,15 @@ def delete(revision: str, schema: Optional[str] = None) -> sa.sql.Executable:
     return t.delete().where(t.c.revision == revision)
 
 
+def source_hashes(conn, schema: Optional[str] = None) -> Optional[Dict[str, str]]:
+    """``{revision: source hash}`` of every record, in one query; None when the table does not exist yet."""
+    name = f"{schema}.{TABLE}" if schema else TABLE
+    if conn.scalar(sa.text("SELECT to_regclass(CAST(:t AS text))"), {"t": name}) is None:
+        return None
+    t = table(schema)
+    return dict(conn.execute(sa.select(t.c.revision, t.c.source_hash)).all())
+
+
 def read(conn, schema: Optional[str] = None) -> Optional[Dict[str, Record]]:
     """Every record, by revision; None when the table does not exist yet."""
     if not sa.inspect(conn).has_table(TABLE, schema=schema):

@@ -18,7 +18,6 @@ from typing import Dict, Iterator
 
 import sqlalchemy as sa
 
-from ..catalog import activity
 
 #: Server-side keepalives: a silent peer is dropped after IDLE + INTERVAL * COUNT seconds.
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 2, 3
@@ -26,7 +25,6 @@ KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 2, 3
 CLIENT_CHECK = 1.0
 
 _SHOW = sa.text("SELECT current_setting(CAST(:name AS text))")
-_SET = sa.text("SELECT set_config(CAST(:name AS text), CAST(:value AS text), CAST(:local AS boolean))")
 
 #: The client-side (libpq) half, for connections we open ourselves.
 CLIENT_KEEPALIVES = {
@@ -35,6 +33,17 @@ CLIENT_KEEPALIVES = {
     "keepalives_interval": KEEPALIVE_INTERVAL,
     "keepalives_count": KEEPALIVE_COUNT,
 }
+
+
+def _set_all(conn, values: Dict[str, str], local: bool) -> None:
+    """Set every parameter in one round trip."""
+    calls = ", ".join(
+        f"set_config(CAST(:n{i} AS text), CAST(:v{i} AS text), CAST(:local AS boolean))" for i in range(len(values))
+    )
+    params = {"local": local}
+    for i, (name, value) in enumerate(values.items()):
+        params[f"n{i}"], params[f"v{i}"] = name, value
+    conn.execute(sa.text(f"SELECT {calls}"), params)
 
 
 def _ms(seconds) -> str:
@@ -66,10 +75,10 @@ def limited(conn, settings, *, owned: bool) -> Iterator[None]:
     caller's values are put back after the block.
     """
     local = conn.in_transaction() and not owned  # before any query here autobegins one
-    wanted = parameters(settings, activity.server_version(conn))
+    major = (conn.dialect.server_version_info or (0,))[0]
+    wanted = parameters(settings, major * 10000)
     previous = {} if owned else {name: conn.scalar(_SHOW, {"name": name}) for name in wanted}
-    for name, value in wanted.items():
-        conn.execute(_SET, {"name": name, "value": value, "local": local})
+    _set_all(conn, wanted, local)
     if owned or not local:
         conn.commit()
     try:
@@ -79,7 +88,6 @@ def limited(conn, settings, *, owned: bool) -> Iterator[None]:
             with contextlib.suppress(sa.exc.DBAPIError):
                 if conn.in_transaction() and not local:
                     conn.rollback()
-                for name, value in previous.items():
-                    conn.execute(_SET, {"name": name, "value": value, "local": local})
+                _set_all(conn, previous, local)
                 if not local:
                     conn.commit()

@@ -1,0 +1,161 @@
+"""A cheap index of an app's revision files: ids, parents and source hashes, without importing them.
+
+Building Alembic's revision map imports every revision module, which for a
+long history costs more than the whole start-up. A no-op ``migrate`` only
+needs to know the heads and that the applied files are unchanged: the index
+reads each file's ``revision`` and ``down_revision`` assignments (literals)
+and hashes its bytes, and keeps that in a per-user cache file, reused for
+every file whose size and modification time are unchanged. Whenever a file
+is not plain (no literal ids, branch labels, dependencies), there is no
+index and callers take the full path.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Set, Tuple
+
+VERSION = 2
+_ASSIGN = re.compile(r"^(revision|down_revision|branch_labels|depends_on)\s*(?::[^=]*)?=\s*(.+)$", re.M)
+
+
+@dataclass(frozen=True)
+class Entry:
+    revision: str
+    down: Tuple[str, ...]
+    path: str
+    size: int
+    mtime_ns: int
+    source_hash: str
+
+
+class Index:
+    """The revisions of one versions folder, by id."""
+
+    def __init__(self, entries: Dict[str, Entry]):
+        self.entries = entries
+
+    def heads(self) -> Set[str]:
+        parents = {d for e in self.entries.values() for d in e.down}
+        return set(self.entries) - parents
+
+    def ancestors(self, heads: Iterable[str]) -> Optional[Set[str]]:
+        """``heads`` and every revision below them; None when one is not in the index."""
+        found, stack = set(), list(heads)
+        while stack:
+            rev = stack.pop()
+            if rev in found:
+                continue
+            entry = self.entries.get(rev)
+            if entry is None:
+                return None
+            found.add(rev)
+            stack.extend(entry.down)
+        return found
+
+
+def _cache_file(versions: Path) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "myapp.db"
+    key = hashlib.sha256(str(versions.resolve()).encode()).hexdigest()[:24]
+    return base / f"revisions-{key}.json"
+
+
+def _parse(path: Path, data: bytes) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    values = {}
+    for name, expression in _ASSIGN.findall(data.decode("utf-8", "replace")):
+        try:
+            values.setdefault(name, ast.literal_eval(expression.split("#")[0].strip()))
+        except (ValueError, SyntaxError):
+            return None
+    revision, down = values.get("revision"), values.get("down_revision")
+    if not isinstance(revision, str) or values.get("branch_labels") or values.get("depends_on"):
+        return None
+    if down is None:
+        return revision, ()
+    if isinstance(down, str):
+        return revision, (down,)
+    if isinstance(down, (tuple, list)) and all(isinstance(d, str) for d in down):
+        return revision, tuple(down)
+    return None
+
+
+def load(versions: Path) -> Optional[Index]:
+    """The index of ``versions``, from the cache where files are unchanged; None when a file is not plain."""
+    cache_path = _cache_file(versions)
+    try:
+        cached = json.loads(cache_path.read_text())
+        if cached.get("version") != VERSION:
+            cached = {}
+    except (OSError, ValueError):
+        cached = {}
+    known = {e[0]: e for e in cached.get("entries", ())}  # [file name, revision, down, size, mtime_ns, hash]
+    entries: Dict[str, Entry] = {}
+    changed = False
+    try:
+        files = sorted((p for p in os.scandir(versions) if p.name.endswith(".py") and p.is_file()), key=lambda p: p.name)
+    except OSError:
+        return None
+    for item in files:
+        stat = item.stat()
+        old = known.get(item.name)
+        if old and old[3] == stat.st_size and old[4] == stat.st_mtime_ns:
+            entry = Entry(old[1], tuple(old[2]), item.path, stat.st_size, stat.st_mtime_ns, old[5])
+        else:
+            data = Path(item.path).read_bytes()
+            parsed = _parse(Path(item.path), data)
+            if parsed is None:
+                if b"revision" not in data:
+                    continue  # not a revision (a helper module): Alembic would skip it too
+                return None
+            entry = Entry(parsed[0], parsed[1], item.path, stat.st_size, stat.st_mtime_ns,
+                          hashlib.sha256(data).hexdigest())
+            changed = True
+        if entry.revision in entries:
+            return None  # two files, one id: let Alembic say so
+        entries[entry.revision] = entry
+    if changed or len(known) != len(entries):
+        _save(cache_path, entries)
+    return Index(entries)
+
+
+def _save(cache_path: Path, entries: Dict[str, Entry]) -> None:
+    """Write the cache, private to this user (a folder 0700, a file 0600), atomically; never fail."""
+    try:
+        cache_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        payload = {"version": VERSION, "entries": [
+            [Path(e.path).name, e.revision, list(e.down), e.size, e.mtime_ns, e.source_hash] for e in entries.values()
+        ]}
+        fd, tmp = tempfile.mkstemp(dir=cache_path.parent, prefix=".revisions-")  # created 0600
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f)
+        os.replace(tmp, cache_path)
+    except OSError:
+        pass
+
+
+def at_head_unchanged(conn, versions: Path) -> Optional[tuple]:
+    """The database's heads when it is at the history's head with every applied file unchanged (a no-op
+    migrate), read without loading a revision module; None when that is not so, or not known this way."""
+    from . import recorder, records
+
+    found = load(versions)
+    if found is None:
+        return None
+    heads = recorder.current_heads(conn)
+    if not heads or set(heads) != found.heads():
+        return None
+    applied = found.ancestors(heads)
+    recorded = records.source_hashes(conn) if applied is not None else None
+    if not recorded:
+        return None
+    for rev in applied:
+        if recorded.get(rev) != found.entries[rev].source_hash:
+            return None
+    return heads
