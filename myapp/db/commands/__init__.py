@@ -7,22 +7,17 @@ myapp's). None of them prints: they return results and report progress to a
 committed: the caller decides.
 """
 
-import importlib
-from typing import Any
+from .bootstrap import bootstrap
+from .embedded import embedded
+from .lint import lint
+from .listing import MigrationRow, current, heads, history, showmigrations
+from .makemigrations import MakeMigrationsResult, makemigrations
+from .migrate import MigrateResult, migrate
+from .plugins import plugins
+from .refresh import RefreshStep, refresh
 
-#: Public name -> module here that defines it; imported on first use, so a command loads only its own.
-_EXPORTS = {
-    "bootstrap": "bootstrap", "embedded": "embedded", "MigrationRow": "listing", "current": "listing",
-    "heads": "listing", "history": "listing", "showmigrations": "listing", "MakeMigrationsResult": "makemigrations",
-    "makemigrations": "makemigrations", "MigrateResult": "migrate", "migrate": "migrate", "plugins": "plugins",
-    "RefreshStep": "refresh", "refresh": "refresh", "lint": "lint",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__all__ = [
+    "MakeMigrationsResult", "MigrateResult", "MigrationRow", "RefreshStep",
+    "bootstrap", "current", "embedded", "heads", "history", "lint", "makemigrations", "migrate",
+    "plugins", "refresh", "showmigrations",
+]

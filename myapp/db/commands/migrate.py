@@ -84,9 +84,9 @@ def migrate(
         external = conn.in_transaction()  # the caller's: joined, never committed
         if not (read_only or fake or accept_edited) and target in ("head", "heads"):
             heads = index.at_head_unchanged(conn, settings.migrations_dir / "versions")
+            if not external:
+                conn.commit()  # only reads
             if heads is not None:  # the common start-up case, decided without loading a revision
-                if not external:
-                    conn.commit()
                 progress.note("No migrations to apply.")
                 return MigrateResult(Plan(heads, True, "heads", ()), applied=True)
         with connection.transaction(conn):
