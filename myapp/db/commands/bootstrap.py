@@ -11,8 +11,28 @@ from .. import plugins
 from ..errors import UsageError
 from ..progress import Progress
 from ..replaceable import registry
-from ..runtime import connection, recorder, records, scripts
+from ..runtime import connection, index, recorder, records, scripts
 from ..settings import Settings
+
+
+def _stamp(conn, script, versions, version) -> None:
+    """Stamp every head and record every revision as applied by bootstrap.
+
+    From the revision index when it can tell (no revision module is imported), else through Alembic.
+    """
+    found = index.cached(versions)
+    conn.execute(records.create())
+    conn.execute(records.table().delete())
+    if found is not None:
+        recorder.write_heads(conn, sorted(found.heads()))
+        if found.entries:
+            conn.execute(records.insert_all(found.entries.values(), how="bootstrap", package_version=version))
+        return
+    recorder.stamp(conn, script, "heads")
+    for sc in script.walk_revisions():
+        for statement in records.insert(sc.revision, sc.path, how="bootstrap", duration_ms=None,
+                                        package_version=version):
+            conn.execute(statement)
 
 
 def bootstrap(database: Any = None, *, app=None, progress: Optional[Progress] = None) -> Tuple[str, ...]:
@@ -46,13 +66,8 @@ def bootstrap(database: Any = None, *, app=None, progress: Optional[Progress] = 
         started = time.perf_counter()
         metadata.create_all(conn)
         created = registry.create_all(conn, objects)
-        heads = recorder.stamp(conn, script, "heads")
-        conn.execute(records.create())
-        version = settings.app.package_version()
-        for sc in script.walk_revisions():
-            for statement in records.insert(sc.revision, sc.path, how="bootstrap", duration_ms=None,
-                                            package_version=version):
-                conn.execute(statement)
+        _stamp(conn, script, settings.migrations_dir / "versions", settings.app.package_version())
+        heads = recorder.current_heads(conn)
         progress.note(
             f"Created {len(metadata.tables)} tables and {len(created)} views, functions and "
             f"materialized views; stamped {', '.join(heads)} (head) "

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Set, Tuple
 
-VERSION = 2
+VERSION = 3
 _ASSIGN = re.compile(r"^(revision|down_revision|branch_labels|depends_on)\s*(?::[^=]*)?=\s*(.+)$", re.M)
 
 
@@ -34,6 +34,7 @@ class Entry:
     size: int
     mtime_ns: int
     source_hash: str
+    checksum: str  # records.checksum: comments, blank lines and docstrings do not count
 
 
 class Index:
@@ -95,7 +96,8 @@ def load(versions: Path) -> Optional[Index]:
             cached = {}
     except (OSError, ValueError):
         cached = {}
-    known = {e[0]: e for e in cached.get("entries", ())}  # [file name, revision, down, size, mtime_ns, hash]
+    # [file name, revision, down, size, mtime_ns, source hash, checksum]
+    known = {e[0]: e for e in cached.get("entries", ())}
     entries: Dict[str, Entry] = {}
     changed = False
     try:
@@ -106,7 +108,7 @@ def load(versions: Path) -> Optional[Index]:
         stat = item.stat()
         old = known.get(item.name)
         if old and old[3] == stat.st_size and old[4] == stat.st_mtime_ns:
-            entry = Entry(old[1], tuple(old[2]), item.path, stat.st_size, stat.st_mtime_ns, old[5])
+            entry = Entry(old[1], tuple(old[2]), item.path, stat.st_size, stat.st_mtime_ns, old[5], old[6])
         else:
             data = Path(item.path).read_bytes()
             parsed = _parse(Path(item.path), data)
@@ -114,8 +116,14 @@ def load(versions: Path) -> Optional[Index]:
                 if b"revision" not in data:
                     continue  # not a revision (a helper module): Alembic would skip it too
                 return None
+            from .records import checksum
+
+            try:
+                summed = checksum(item.path)
+            except SyntaxError:
+                return None  # Alembic will say where
             entry = Entry(parsed[0], parsed[1], item.path, stat.st_size, stat.st_mtime_ns,
-                          hashlib.sha256(data).hexdigest())
+                          hashlib.sha256(data).hexdigest(), summed)
             changed = True
         if entry.revision in entries:
             return None  # two files, one id: let Alembic say so
@@ -130,7 +138,8 @@ def _save(cache_path: Path, entries: Dict[str, Entry]) -> None:
     try:
         cache_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         payload = {"version": VERSION, "entries": [
-            [Path(e.path).name, e.revision, list(e.down), e.size, e.mtime_ns, e.source_hash] for e in entries.values()
+            [Path(e.path).name, e.revision, list(e.down), e.size, e.mtime_ns, e.source_hash, e.checksum]
+            for e in entries.values()
         ]}
         fd, tmp = tempfile.mkstemp(dir=cache_path.parent, prefix=".revisions-")  # created 0600
         with os.fdopen(fd, "w") as f:
@@ -138,6 +147,35 @@ def _save(cache_path: Path, entries: Dict[str, Entry]) -> None:
         os.replace(tmp, cache_path)
     except OSError:
         pass
+
+
+_loaded: Dict[Tuple[str, int], Optional[Index]] = {}
+
+
+def cached(versions: Path) -> Optional[Index]:
+    """`load`, once per process while the folder's listing is unchanged."""
+    try:
+        key = (str(versions), versions.stat().st_mtime_ns)
+    except OSError:
+        return None
+    if key not in _loaded:
+        _loaded[key] = load(versions)
+    return _loaded[key]
+
+
+def hashes(path: str) -> Tuple[str, str]:
+    """(source hash, checksum) of one revision file: from the index when it knows the file as it is."""
+    from .records import checksum, source_hash
+
+    found = cached(Path(path).parent)
+    if found is not None:
+        for entry in found.entries.values():
+            if entry.path == str(path):
+                stat = os.stat(path)
+                if (stat.st_size, stat.st_mtime_ns) == (entry.size, entry.mtime_ns):
+                    return entry.source_hash, entry.checksum
+                break
+    return source_hash(path), checksum(path)
 
 
 def at_head_unchanged(conn, versions: Path) -> Optional[tuple]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
@@ -17,3 +18,15 @@ def stamp(conn, script: ScriptDirectory, revision: str) -> Heads:
     """Record ``revision`` (``"heads"``, ``"base"`` or an id) as applied, running nothing; return the new heads."""
     MigrationContext.configure(conn).stamp(script, revision)
     return current_heads(conn)
+
+
+def write_heads(conn, heads) -> None:
+    """Make the version table say exactly ``heads`` (creating it as Alembic does), running nothing."""
+    context = MigrationContext.configure(conn)
+    table = context.impl.version_table_impl(
+        version_table=context.version_table, version_table_schema=context.version_table_schema, version_table_pk=True,
+    )
+    conn.execute(sa.schema.CreateTable(table, if_not_exists=True))
+    conn.execute(table.delete())
+    if heads:
+        conn.execute(table.insert().values([{"version_num": h} for h in heads]))

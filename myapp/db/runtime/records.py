@@ -81,12 +81,25 @@ def create(schema: Optional[str] = None):
 def insert(revision: str, path: str, *, how: str, duration_ms: Optional[int], package_version: Optional[str],
            schema: Optional[str] = None) -> List[sa.sql.Executable]:
     """The statements that record ``revision`` as applied (replacing a record it had)."""
+    from .index import hashes
+
     t = table(schema)
+    source, summed = hashes(path)
     return [
         t.delete().where(t.c.revision == revision),
-        t.insert().values(revision=revision, checksum=checksum(path), source_hash=source_hash(path),
+        t.insert().values(revision=revision, checksum=summed, source_hash=source,
                           duration_ms=duration_ms, package_version=package_version, how=how),
     ]
+
+
+def insert_all(entries, *, how: str, package_version: Optional[str], schema: Optional[str] = None):
+    """One statement recording every revision of ``entries`` (`myapp.db.runtime.index.Entry`) as applied."""
+    t = table(schema)
+    return t.insert().values([
+        dict(revision=e.revision, checksum=e.checksum, source_hash=e.source_hash, duration_ms=None,
+             package_version=package_version, how=how)
+        for e in entries
+    ])
 
 
 def delete(revision: str, schema: Optional[str] = None) -> sa.sql.Executable:
@@ -122,12 +135,15 @@ class Edited:
 
 def edited(records: Dict[str, Record], scripts: Iterable) -> List[Edited]:
     """The applied revisions (``scripts``, Alembic's) whose code differs from what was recorded."""
+    from .index import hashes
+
     found = []
     for sc in scripts:
         record = records.get(sc.revision)
-        if record is None or source_hash(sc.path) == record.source_hash:
+        if record is None:
             continue
-        if checksum(sc.path) != record.checksum:
+        source, summed = hashes(sc.path)
+        if source != record.source_hash and summed != record.checksum:
             found.append(Edited(sc.revision, sc.path, record))
     return found
 
