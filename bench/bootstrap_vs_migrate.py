@@ -94,20 +94,29 @@ def main(argv=None) -> int:
                 "bootstrap vs migrate from an empty database", args.runs, args.warmup,
                 dbs.server_version(),
             )
-            results = []
+            results, floors = [], []
             for label, env, head, revisions in histories:
                 sys.stderr.write(f"{label}:\n")
                 boot, mig, kept = history_cases(dbs, env, head, revisions, label)
-                c.run_interleaved([boot, mig], args.runs, args.warmup)
+                floor = c.Case(f"{label}: floor", lambda env=env: (c.FLOOR_ARGV, env))
+                c.run_interleaved([floor, boot, mig], args.runs, args.warmup)
                 same = c.snapshot_of(kept["bootstrap"]) == c.snapshot_of(kept["migrate"])
                 results.append((boot, mig, same))
+                floors.append(floor)
 
             print()
-            c.print_table([case for boot, mig, _ in results for case in (boot, mig)])
+            c.print_table([case for (boot, mig, _), floor in zip(results, floors) for case in (floor, boot, mig)])
             print()
-            for boot, mig, same in results:
+            for (boot, mig, same), floor in zip(results, floors):
                 history = boot.label.split(":")[0]
                 print(c.ratio_line(mig, boot, f"ratio migrate/bootstrap, {history}"))
+                print(c.difference_line(boot, floor, f"bootstrap above floor, {history}"))
+                print(c.difference_line(mig, floor, f"migrate above floor, {history}"))
+                above = [(m - f, b - f) for m, b, f in zip(mig.times, boot.times, floor.times)]
+                ratio = (mig.median - floor.median) / max(boot.median - floor.median, 1e-3)
+                per_round = sorted(m / max(b, 1e-3) for m, b in above)[len(above) // 2]
+                print(f"{'work above floor, migrate/bootstrap, ' + history:<44} {ratio:>8.2f}x "
+                      f"(median of per-round ratios {per_round:.2f}x)")
             for boot, mig, same in results:
                 print(
                     f"schema check, {boot.label.split(':')[0]}: bootstrap and migrate give "

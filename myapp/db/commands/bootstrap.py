@@ -25,8 +25,7 @@ def _stamp(conn, script, versions, version) -> None:
     conn.execute(records.table().delete())
     if found is not None:
         recorder.write_heads(conn, sorted(found.heads()))
-        if found.entries:
-            conn.execute(records.insert_all(found.entries.values(), how="bootstrap", package_version=version))
+        records.insert_all(conn, found.entries.values(), how="bootstrap", package_version=version)
         return
     recorder.stamp(conn, script, "heads")
     for sc in script.walk_revisions():

@@ -92,14 +92,12 @@ def insert(revision: str, path: str, *, how: str, duration_ms: Optional[int], pa
     ]
 
 
-def insert_all(entries, *, how: str, package_version: Optional[str], schema: Optional[str] = None):
-    """One statement recording every revision of ``entries`` (`myapp.db.runtime.index.Entry`) as applied."""
-    t = table(schema)
-    return t.insert().values([
-        dict(revision=e.revision, checksum=e.checksum, source_hash=e.source_hash, duration_ms=None,
-             package_version=package_version, how=how)
-        for e in entries
-    ])
+def insert_all(conn, entries, *, how: str, package_version: Optional[str], schema: Optional[str] = None) -> None:
+    """Record every revision of ``entries`` (`myapp.db.runtime.index.Entry`) as applied, in one executemany."""
+    rows = [dict(revision=e.revision, checksum=e.checksum, source_hash=e.source_hash, duration_ms=None,
+                 package_version=package_version, how=how) for e in entries]
+    if rows:
+        conn.execute(table(schema).insert(), rows)
 
 
 def delete(revision: str, schema: Optional[str] = None) -> sa.sql.Executable:
