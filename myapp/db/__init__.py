@@ -25,6 +25,7 @@ _EXPORTS = {
     "ConnectError": "errors",
     "DatabaseError": "errors",
     "HistoryError": "errors",
+    "NotAtHead": "errors",
     "ObjectError": "errors",
     "PluginError": "errors",
     "RevisionFailed": "errors",
@@ -47,6 +48,7 @@ _EXPORTS = {
     "migrate": "commands",
     "refresh": "commands",
     "showmigrations": "commands",
+    "ensure_at_head": "runtime.guard",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -50,3 +50,9 @@ def type_oid(conn, text: str) -> Optional[int]:
 def database_exists(conn, name: str) -> bool:
     """Whether the server has a database ``name``."""
     return bool(conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = CAST(:name AS text)"), {"name": name}))
+
+
+def databases_named(conn, prefix: str) -> List[str]:
+    """The server's databases whose names start with ``prefix`` (no wildcards), sorted."""
+    query = sa.text("SELECT datname FROM pg_database WHERE starts_with(datname, CAST(:prefix AS text)) ORDER BY 1")
+    return list(conn.scalars(query, {"prefix": prefix}))
