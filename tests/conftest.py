@@ -156,6 +156,20 @@ def run_process(*args, env=None, **kwargs) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture(scope="session")
+def pytest8_site(tmp_path_factory):
+    """pytest 8 and pytest-alembic (which needs pytest below 9), installed in a folder of their own.
+
+    Put it first on PYTHONPATH to run pytest 8 with the suite's other packages (and the
+    myapp_db plugin, through the installed package's entry point).
+    """
+    target = tmp_path_factory.mktemp("pytest8-site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "--target", str(target), "pytest>=8,<9", "pytest-alembic==0.13.*", "--no-deps",
+                    "iniconfig", "packaging"], check=True, capture_output=True)
+    return target
+
+
 @pytest.fixture(autouse=True, scope="session")
 def no_installed_plugins():
     """Load no installed third-party plugin unless a test names it in MYAPP_DB_LOAD_PLUGINS.

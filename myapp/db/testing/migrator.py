@@ -58,7 +58,13 @@ class Migrator:
 
     def migrate_before(self, revision: str) -> Tuple[str, ...]:
         """Move to the revision(s) ``revision`` follows (base for the first), so that it is next; return them."""
-        found = self._script().get_revision(revision) if revision else None
+        from alembic.script.revision import RevisionError
+        from alembic.util import CommandError as AlembicCommandError
+
+        try:
+            found = self._script().get_revision(revision) if revision else None
+        except (RevisionError, AlembicCommandError):
+            found = None
         if found is None:
             raise TargetError(revision, f"no revision {revision!r} in the history of app {self.app.label!r}")
         down = found.down_revision
@@ -73,11 +79,15 @@ class Migrator:
             return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=conn)
 
     def insert(self, table: Any, *rows: Dict[str, Any]) -> None:
-        """Insert ``rows`` into ``table`` (a name, reflected now, or a Table) and commit."""
+        """Insert ``rows`` into ``table`` (a name, reflected now, or a Table) and commit.
+
+        A value may be an SQL expression (``sa.func.now()``).
+        """
         if isinstance(table, str):
             table = self.table(table)
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(table), list(rows))
+            for row in rows:
+                conn.execute(sa.insert(table).values(row))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -69,10 +69,13 @@ class _State:
     def __init__(self, config):
         self.config = config
         self.drivers: List[Optional[str]] = self._drivers()
+        self.checks, self.checks_asked = _requested_checks(config)
         self._apps: Optional[List[Tuple[str, Any]]] = None
         self._server = self._templates = None
         self._error: Optional[str] = None
         self.walkers: Dict[Tuple[str, Optional[str]], Any] = {}
+        if config.getoption("myapp_db_app") or config.getini("myapp_db_app"):
+            self.apps  # named apps are imported now, so that a wrong one is a usage error
 
     def _drivers(self) -> List[Optional[str]]:
         from ..settings import SYNC_DRIVERS
@@ -341,11 +344,12 @@ class AppChecks(pytest.Collector):
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items) -> None:
     """Put the built-in checks first, before -k, -m and --lf choose among the items."""
-    names, explicit = _requested_checks(config)
-    if not names or not (explicit or _whole_run(config)):
+    state = _state(config)
+    names = state.checks
+    if not names or not (state.checks_asked or _whole_run(config)):
         return
     found = []
-    for spec, app in _state(config).apps:
+    for spec, app in state.apps:
         folder = app.migrations_dir()
         node = AppChecks.from_parent(session, name=app.label, nodeid=f"myapp_db::{app.label}",
                                      path=folder, spec=spec, app=app, checks=names)
