@@ -366,3 +366,19 @@ def test_the_fingerprint_follows_revisions_models_and_registry(tmp_path):
     assert of(objects=[ReplaceableView("item_ids", "SELECT id + 0 AS id FROM items")]) != base
     (tmp_path / "versions" / "aaaa00000001_create_items.py").write_text(FIRST + "\n# edited\n")
     assert of() != base
+
+
+def test_one_revisions_check_alone_starts_from_the_revision_before(tmp_path, server_url):
+    root = write_project(tmp_path)
+    result = pytest_in(root, "--myapp-db-checks=up_down_up", "-k", "aaaa00000002", url=server_url)
+    assert result.returncode == 0, result.stdout
+    assert outcomes(result) == {"myapp_db::shopapp::up_down_up[aaaa00000002]": "PASSED"}
+
+
+def test_a_session_that_uses_none_of_it_pays_nothing(tmp_path):
+    (tmp_path / "test_plain.py").write_text(
+        "import sys\n\ndef test_plain():\n    assert 'sqlalchemy' not in sys.modules\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:faulthandler"],
+                            capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr

@@ -1,9 +1,9 @@
 """`ensure_at_head`: the start-up guard for an app that must not run against an old schema.
 
 The Alembic cookbook's "test current database revision is at head", made
-cheap enough for every start-up: one connection, two small queries (is there
-a version table, what does it hold), and the history read from the revision
-files' text (`history`), without importing Alembic or any revision.
+cheap enough for every start-up: one connection, one small query (what the
+version table holds), and the history read from the revision files' text
+(`history`), without importing Alembic or any revision.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from typing import Any, Tuple
 
 import sqlalchemy as sa
 
-from ..catalog import lookup
-from ..errors import NotAtHead
+from ..errors import NotAtHead, sqlstate
 from ..progress import Progress
 from ..settings import Settings
 from . import connection, history
@@ -23,10 +22,27 @@ _VERSION_TABLE = sa.table("alembic_version", sa.column("version_num"))
 
 
 def current_revisions(conn) -> Tuple[str, ...]:
-    """The revisions in the version table; empty when there is none."""
-    if lookup.relation_oid(conn, None, _VERSION_TABLE.name, "r") is None:
+    """The revisions in the version table; empty when there is none.
+
+    One statement, the table read directly: on a new server session, looking
+    it up in the catalog first would cost as much again. A missing table
+    (SQLSTATE 42P01) means no revision; in a caller's transaction the read runs
+    in a savepoint, so that error cannot abort it.
+    """
+    savepoint = conn.begin_nested() if conn.in_transaction() else None
+    try:
+        found = tuple(sorted(conn.scalars(sa.select(_VERSION_TABLE.c.version_num))))
+    except sa.exc.DBAPIError as exc:
+        if sqlstate(exc) != "42P01":
+            raise
+        if savepoint is not None:
+            savepoint.rollback()
+        else:
+            conn.rollback()
         return ()
-    return tuple(sorted(conn.scalars(sa.select(_VERSION_TABLE.c.version_num))))
+    if savepoint is not None:
+        savepoint.commit()
+    return found
 
 
 def ensure_at_head(database: Any = None, *, app=None) -> Tuple[str, ...]:

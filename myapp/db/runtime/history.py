@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Set, Tuple
 
@@ -25,14 +24,16 @@ _ASSIGNMENT = re.compile(r"^(revision|down_revision|depends_on)\s*(?::[^=\n]*)?=
 _DOCSTRING = re.compile(r"\A\s*(?:#[^\n]*\n\s*)*[rRuU]?(\"\"\"|''')(.*?)\1", re.S)
 
 
-@dataclass(frozen=True)
 class Revision:
     """One revision: its id, the revisions it follows (``down_revision``) and depends on, its message."""
 
-    id: str
-    parents: Tuple[str, ...]
-    depends_on: Tuple[str, ...] = ()
-    message: str = ""
+    __slots__ = ("id", "parents", "depends_on", "message")  # a plain class: a dataclass costs the import 1 ms
+
+    def __init__(self, id: str, parents: Tuple[str, ...], depends_on: Tuple[str, ...] = (), message: str = ""):
+        self.id, self.parents, self.depends_on, self.message = id, parents, depends_on, message
+
+    def __repr__(self) -> str:
+        return f"Revision({self.id!r}, parents={self.parents!r})"
 
     def __str__(self) -> str:
         return f"{self.id} ({self.message})" if self.message else self.id
@@ -165,7 +166,8 @@ def read(migrations_dir: Path) -> History:
     """The history in ``migrations_dir``/versions; kept while no file there changes (size or mtime)."""
     versions = migrations_dir / "versions"
     try:
-        stamp = tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in os.scandir(versions)))
+        stamp = tuple(sorted((e.name, st.st_mtime_ns, st.st_size)
+                             for e in os.scandir(versions) for st in (e.stat(),)))
     except FileNotFoundError:
         stamp = None
     cached = _cache.get(versions)

@@ -29,7 +29,6 @@ from ..errors import CommandError, describe_exception
 from . import compare
 from .databases import Server, Templates
 
-NAMES = ("single_head", "up_down_up", "bootstrap_equals_migrate", "models_match", "lint")
 #: The module whose presence turns the lint check on (the lint command).
 LINT_MODULE = "myapp.db.commands.lint"
 

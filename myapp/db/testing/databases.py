@@ -52,6 +52,7 @@ class Server:
     def __init__(self, url: sa.URL, stop: Optional[Callable[[], None]] = None, *, where: str = ""):
         self.url, self._stop, self.where = url, stop, where or masked(url)
         self.engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+        self._conn = None  # our own, kept open: a connect per CREATE DATABASE would double its cost
 
     @classmethod
     def throwaway(cls) -> "Server":
@@ -101,8 +102,9 @@ class Server:
     # -- databases -----------------------------------------------------------
 
     def execute(self, statement) -> None:
-        with self.engine.connect() as conn:
-            conn.execute(statement)
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.engine.connect()
+        self._conn.execute(statement)
 
     def url_for(self, name: str, driver: Optional[str] = None) -> sa.URL:
         """The URL of database ``name``, with ``driver`` (``psycopg2``, ``psycopg``) or the server's."""
@@ -127,6 +129,8 @@ class Server:
             return lookup.databases_named(conn, prefix)
 
     def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
         self.engine.dispose()
         if self._stop is not None:
             self._stop()

@@ -22,6 +22,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 _STATE = pytest.StashKey["_State"]()
+#: The built-in checks, in the order they run (see `checks`).
+CHECKS = ("single_head", "up_down_up", "bootstrap_equals_migrate", "models_match", "lint")
 
 
 def pytest_addoption(parser) -> None:
@@ -36,7 +38,7 @@ def pytest_addoption(parser) -> None:
                     help="keep each template database between sessions while the history and models "
                          "are unchanged")
     group.addoption("--myapp-db-checks", nargs="?", const="all", dest="myapp_db_checks", metavar="NAMES",
-                    help="collect the built-in checks (all, or some of: " + ", ".join(_names()) + ")")
+                    help="collect the built-in checks (all, or some of: " + ", ".join(CHECKS) + ")")
     group.addoption("--myapp-db-driver", action="append", dest="myapp_db_driver", metavar="DRIVER",
                     help="run the database tests and checks with this driver (psycopg2, psycopg); "
                          "repeat to run them once per driver")
@@ -44,12 +46,6 @@ def pytest_addoption(parser) -> None:
     parser.addini("myapp_db_reuse", "keep template databases between sessions", type="bool", default=False)
     parser.addini("myapp_db_checks", "the built-in checks to collect: all, or names", default="")
     parser.addini("myapp_db_drivers", "drivers to run the database tests with, each in turn", type="args")
-
-
-def _names() -> Tuple[str, ...]:
-    from .checks import NAMES
-
-    return NAMES
 
 
 def pytest_configure(config) -> None:
@@ -259,10 +255,10 @@ def _requested_checks(config) -> Tuple[List[str], bool]:
     text = option if option is not None else config.getini("myapp_db_checks")
     words = [w for w in str(text or "").replace(",", " ").split() if w.lower() not in ("false", "no", "0", "none")]
     if any(w.lower() in ("all", "true", "yes", "1") for w in words):
-        words = list(_names())
-    unknown = [w for w in words if w not in _names()]
+        words = list(CHECKS)
+    unknown = [w for w in words if w not in CHECKS]
     if unknown:
-        raise pytest.UsageError(f"unknown myapp_db check {unknown[0]!r}: choose from {', '.join(_names())} or all")
+        raise pytest.UsageError(f"unknown myapp_db check {unknown[0]!r}: choose from {', '.join(CHECKS)} or all")
     return words, option is not None
 
 
@@ -314,10 +310,9 @@ class AppChecks(pytest.Collector):
             return CheckItem.from_parent(self, name=full, check=check, description=description,
                                          **({"path": Path(path)} if path else {}))
 
-        def per_driver(name, description, check, extra: str = "", path=None):
+        def per_driver(name, description, check):
             for driver in drivers:
-                param = "-".join(p for p in (extra, driver if len(drivers) > 1 else "") if p)
-                yield item(name, description, (lambda d=driver: check(d)), param, path)
+                yield item(name, description, (lambda d=driver: check(d)), driver if len(drivers) > 1 else "")
 
         if "single_head" in self.checks:
             yield item("single_head", f"app {app.label!r} has one head", lambda: c.single_head(app))
@@ -326,11 +321,12 @@ class AppChecks(pytest.Collector):
                 history = c.revisions(app)
             except Exception:
                 history = []  # single_head says why
-            for sc in history:
-                yield from per_driver(
-                    "up_down_up", f"{sc.revision} up, down, up",
-                    lambda d, rev=sc.revision: c.up_down_up(state.walker(app, d), rev),
-                    sc.revision, sc.path)
+            for driver in drivers:  # one walk through the history per driver
+                for sc in history:
+                    param = "-".join(p for p in (sc.revision, driver if len(drivers) > 1 else "") if p)
+                    yield item("up_down_up", f"{sc.revision} up, down, up",
+                               lambda d=driver, rev=sc.revision: c.up_down_up(state.walker(app, d), rev),
+                               param, sc.path)
         if "bootstrap_equals_migrate" in self.checks:
             yield from per_driver("bootstrap_equals_migrate", "bootstrap builds what migrate builds",
                                   lambda d: c.bootstrap_equals_migrate(state.server(), state.templates, app, d))
