@@ -248,6 +248,15 @@ def generate_history(dest: Path, total: int) -> str:
     return down
 
 
+def app_and_generated(tmp: Path, revisions: int) -> List[Tuple[str, Path, str]]:
+    """(label, migrations folder, head) for the app's own history and a generated one in ``tmp``."""
+    generated = tmp / "migrations"
+    return [
+        (f"app history ({len(package_revisions())} rev)", Path(PACKAGE_MIGRATIONS), package_head()),
+        (f"generated ({revisions} rev)", generated, generate_history(generated, revisions)),
+    ]
+
+
 # -- running and timing commands -----------------------------------------------------------
 
 

@@ -73,14 +73,9 @@ def main(argv=None) -> int:
     with c.workspace() as tmp, c.admin_server(tmp) as admin_url:
         dbs = c.Databases(admin_url)
         try:
-            generated = tmp / "migrations"
-            gen_head = c.generate_history(generated, args.revisions)
             base = c.base_env(tmp / "pycache")
-            histories = [
-                (f"app history ({len(c.package_revisions())} rev)", base, c.package_head()),
-                (f"generated ({args.revisions} rev)", dict(base, **{c.MIGRATIONS_VARIABLE: str(generated)}),
-                 gen_head),
-            ]
+            histories = [(label, dict(base, **{c.MIGRATIONS_VARIABLE: str(folder)}), head)
+                         for label, folder, head in c.app_and_generated(tmp, args.revisions)]
             prepared = []
             for label, env, head in histories:
                 url = dbs.create()

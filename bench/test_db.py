@@ -17,8 +17,10 @@ database is checked to be at head before it is dropped.
 pytest-alembic (a bench dependency only, installed with pytest 8 into a
 folder of its own, as the test suite does) then runs its built-in
 ``test_upgrade`` on the same histories, through the README's alembic.ini, each
-run a pytest process with a fresh database; the figure is the test's own
-``call`` duration from ``--durations``, which leaves out pytest's start-up.
+run a pytest process whose ``alembic_engine`` is a fresh empty database from
+this plugin (``myapp_db_empty``, on the same server); the figure is the test's
+own ``call`` duration from ``--durations``, which leaves out pytest's start-up
+and the fixture.
 """
 
 from __future__ import annotations
@@ -40,23 +42,15 @@ from myapp.db.runtime.guard import current_revisions  # noqa: E402
 from myapp.db.testing.databases import Server, Templates  # noqa: E402
 
 PEER_CONFTEST = '''\
-import os, uuid
 import pytest
 import sqlalchemy as sa
 
 
 @pytest.fixture
-def alembic_engine():
-    admin = sa.create_engine(os.environ["BENCH_ADMIN_URL"], isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    name = f"bench_pa_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    engine = sa.create_engine(sa.make_url(os.environ["BENCH_ADMIN_URL"]).set(database=name), poolclass=sa.NullPool)
+def alembic_engine(myapp_db_empty):  # a fresh empty database from the myapp_db plugin
+    engine = sa.create_engine(myapp_db_empty)
     yield engine
     engine.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
 '''
 
 
@@ -116,10 +110,9 @@ def peer_upgrade(site: Path, project: Path, history: Path, admin_url: str) -> fl
     (project / "pytest.ini").write_text("[pytest]\npytest_alembic_include = upgrade\n")
     (project / "tests").mkdir(exist_ok=True)
     (project / "tests" / "conftest.py").write_text(PEER_CONFTEST)  # where pytest-alembic binds its tests
-    env = {k: v for k, v in c.base_env(project / "pycache").items()
-           if not k.startswith(("PYTEST_", "MYAPP_DB_"))}
-    env.update(PYTHONPATH=str(site), BENCH_ADMIN_URL=admin_url)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--test-alembic", "-p", "no:myapp_db",
+    env = {k: v for k, v in c.base_env(project / "pycache").items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(site)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--test-alembic", "--myapp-db-url", admin_url,
                            "-p", "no:cacheprovider", "--durations=0", "-vv"],
                           cwd=project, env=env, capture_output=True, text=True)
     found = re.search(r"^([0-9.]+)s call\s+\S*test_upgrade", proc.stdout, re.M)
@@ -145,11 +138,7 @@ def main(argv=None) -> int:
     templates = Templates(server)
     with c.workspace() as tmp:
         try:
-            generated = tmp / "migrations"
-            histories = [
-                (f"app history ({len(c.package_revisions())} rev)", Path(c.PACKAGE_MIGRATIONS), c.package_head()),
-                (f"generated ({args.revisions} rev)", generated, c.generate_history(generated, args.revisions)),
-            ]
+            histories = c.app_and_generated(tmp, args.revisions)
             prepared = []
             for label, history, head in histories:
                 use(history)
