@@ -4,7 +4,7 @@ The start-up guard (`guard.ensure_at_head`) must cost next to nothing above
 the connect, and importing Alembic and every revision costs well over 100 ms.
 Alembic's revision files declare their place in the history as literals
 (``revision = "b7d41e9a0c52"``, ``down_revision = ("a", "b")``), which are read
-here with `ast.literal_eval`, never run. A history this reader cannot follow
+here as text, never run. A history this reader cannot follow
 (a value that is not a literal, a reference to a branch label, a file with no
 ``revision``) is read through Alembic instead, so the answer is always
 Alembic's.
@@ -12,7 +12,6 @@ Alembic's.
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Dict, Iterable, List, Sequence, Set, Tuple
 # The files Alembic reads as revisions (alembic.script.base._only_source_rev_file).
 _REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
 _ASSIGNMENT = re.compile(r"^(revision|down_revision|depends_on)\s*(?::[^=\n]*)?=(.*)$", re.M)
+_STRING = re.compile(r"""[rRuU]?(?:"([^"\\\n]*)"|'([^'\\\n]*)')""")
 _DOCSTRING = re.compile(r"\A\s*(?:#[^\n]*\n\s*)*[rRuU]?(\"\"\"|''')(.*?)\1", re.S)
 
 
@@ -86,36 +86,49 @@ class _Unreadable(Exception):
     """This file is not plain enough to read without running it."""
 
 
-def _literal(first_line: str, rest: str):
-    """The literal that starts on ``first_line``, continued over the next lines if it spans them."""
-    candidate = first_line.split("#", 1)[0]  # revision ids and labels never hold a '#'
-    for line in [None] + rest.splitlines()[1:20]:
-        if line is not None:
-            candidate += "\n" + line.split("#", 1)[0]
-        try:
-            return ast.literal_eval(candidate.strip())
-        except (SyntaxError, ValueError):
-            continue
-    raise _Unreadable(first_line)
+def _string(text: str) -> str:
+    m = _STRING.fullmatch(text.strip())
+    if m is None:
+        raise _Unreadable(text)
+    return m.group(1) if m.group(1) is not None else m.group(2)
+
+
+def _literal(first_line: str, text: str, start: int):
+    """None, a string or a tuple/list of strings: ``first_line``, continued from ``text[start:]``.
+
+    Only these literals are read (what Alembic writes), with no ``ast`` compile: anything
+    else is `_Unreadable` and the history goes through Alembic.
+    """
+    value = first_line.split("#", 1)[0].strip()  # revision ids and labels never hold a '#'
+    if value == "None":
+        return None
+    if value[:1] not in ("(", "["):
+        return _string(value)
+    close = ")" if value[0] == "(" else "]"
+    for line in text[start:].split("\n", 50)[1:50]:
+        if close in value:
+            break
+        value += " " + line.split("#", 1)[0].strip()
+    inner, _, after = value[1:].partition(close)
+    if after.strip():
+        raise _Unreadable(first_line)
+    return tuple(_string(part) for part in inner.split(",") if part.strip())
 
 
 def _ids(value) -> Tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise _Unreadable(repr(value))
+    return (value,) if isinstance(value, str) else value
 
 
-def _read_file(path: Path) -> Revision:
-    text = path.read_text(encoding="utf-8")
+def _read_file(path: str) -> Revision:
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
     found = {}
     for m in _ASSIGNMENT.finditer(text):
-        found[m.group(1)] = _literal(m.group(2), text[m.end():])  # the last assignment wins, as in Python
+        found[m.group(1)] = _literal(m.group(2), text, m.end())  # the last assignment wins, as in Python
     if not isinstance(found.get("revision"), str):
-        raise _Unreadable(str(path))
+        raise _Unreadable(path)
     doc = _DOCSTRING.match(text)
     message = " ".join(re.split(r"\n\s*\n", doc.group(2).strip())[0].split()) if doc else ""
     return Revision(found["revision"], _ids(found.get("down_revision")), _ids(found.get("depends_on")), message)
@@ -123,9 +136,9 @@ def _read_file(path: Path) -> Revision:
 
 def _fast(versions: Path) -> History:
     revisions = [
-        _read_file(versions / name)
-        for name in sorted(os.listdir(versions))
-        if _REVISION_FILE.match(name) and (versions / name).is_file()
+        _read_file(entry.path)
+        for entry in sorted(os.scandir(versions), key=lambda e: e.name)
+        if _REVISION_FILE.match(entry.name) and entry.is_file()
     ]
     history = History(revisions)
     known = set(history.revisions)
