@@ -382,3 +382,28 @@ def test_a_session_that_uses_none_of_it_pays_nothing(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:faulthandler"],
                             capture_output=True, text=True, cwd=tmp_path, env=env)
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_broken_history_is_reported_by_single_head(tmp_path, server_url):
+    root = write_project(tmp_path)
+    path = root / "shopapp" / "migrations" / "versions" / "aaaa00000002_add_price.py"
+    path.write_text(path.read_text().replace('down_revision = "aaaa00000001"', 'down_revision = "nothere"'))
+    result = pytest_in(root, "--myapp-db-checks=up_down_up", "tests/test_shop.py::test_an_empty_database",
+                       url=server_url)
+    assert result.returncode == 1
+    assert outcomes(result)["myapp_db::shopapp::single_head"] == "FAILED"
+    assert "the history of app 'shopapp' cannot be read:" in result.stdout and "nothere" in result.stdout
+
+
+def test_the_lint_check_waits_for_the_lint_command(monkeypatch):
+    import myapp.db.commands
+    from myapp.db.testing import checks
+
+    exists = (Path(myapp.db.commands.__file__).parent / "lint.py").is_file()
+    assert checks.lint_available() is exists  # collected only once the command exists
+    if exists:
+        return
+    monkeypatch.setattr(checks, "LINT_MODULE", "myapp.db.commands.migrate")
+    assert checks.lint_available() is True
+    with pytest.raises(checks.CheckFailed, match="(?s)lint --all exited 2:\n.*invalid choice: 'lint'"):
+        checks.lint("myapp.apps:app")  # what it runs: python -m myapp.db lint --all --app SPEC

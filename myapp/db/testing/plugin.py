@@ -264,8 +264,8 @@ def _requested_checks(config) -> Tuple[List[str], bool]:
 
 def _whole_run(config) -> bool:
     """Whether this run collects a folder (a whole suite), not only chosen files or tests."""
-    base = Path(config.invocation_params.dir)
-    return any((base / str(arg).split("::", 1)[0]).is_dir() for arg in config.args)
+    bases = (Path(config.invocation_params.dir), config.rootpath)
+    return any((base / str(arg).split("::", 1)[0]).is_dir() for arg in config.args for base in bases)
 
 
 class CheckItem(pytest.Item):
@@ -314,15 +314,15 @@ class AppChecks(pytest.Collector):
             for driver in drivers:
                 yield item(name, description, (lambda d=driver: check(d)), driver if len(drivers) > 1 else "")
 
-        if "single_head" in self.checks:
+        try:
+            history = c.revisions(app)
+        except Exception:
+            history = None  # single_head says why, collected whichever checks were asked for
+        if "single_head" in self.checks or history is None:
             yield item("single_head", f"app {app.label!r} has one head", lambda: c.single_head(app))
         if "up_down_up" in self.checks:
-            try:
-                history = c.revisions(app)
-            except Exception:
-                history = []  # single_head says why
             for driver in drivers:  # one walk through the history per driver
-                for sc in history:
+                for sc in history or ():
                     param = "-".join(p for p in (sc.revision, driver if len(drivers) > 1 else "") if p)
                     yield item("up_down_up", f"{sc.revision} up, down, up",
                                lambda d=driver, rev=sc.revision: c.up_down_up(state.walker(app, d), rev),
