@@ -345,6 +345,14 @@ def header(title: str, runs: int, warmup: int, server_version: str) -> None:
     )
 
 
+def versions_line(server_version: str, extra: str = "") -> str:
+    """``# Python ..., SQLAlchemy ..., Alembic ..., PostgreSQL ..., N CPU(s)``, for a header of one's own."""
+    import alembic
+
+    return (f"# Python {platform.python_version()}, SQLAlchemy {sa.__version__}, Alembic {alembic.__version__}, "
+            f"PostgreSQL {server_version}, {os.cpu_count()} CPU(s)" + (f"; {extra}" if extra else ""))
+
+
 def print_table(cases: Sequence[Case], width: int = 44) -> None:
     print(f"{'case':<{width}} {'median':>9} {'min':>9} {'max':>9}")
     for c in cases:

@@ -24,7 +24,6 @@ runs and the cost above the connect. Goal: at most 5 ms above the connect.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -86,12 +85,9 @@ def main(argv=None) -> int:
                 url = dbs.create()
                 c.run_command(c.myapp_db("migrate", "--url", url), env)
                 prepared.append((label, env, head, url, []))
-            import alembic
-
             print("# ensure_at_head against the connect it makes, in a fresh process each run")
             print(f"# {args.runs} timed runs per history after {args.warmup} warm-up round(s), interleaved")
-            print(f"# Python {c.platform.python_version()}, SQLAlchemy {c.sa.__version__}, Alembic "
-                  f"{alembic.__version__}, PostgreSQL {dbs.server_version()}, {os.cpu_count()} CPU(s)")
+            print(c.versions_line(dbs.server_version()))
             for round_no in range(args.warmup + args.runs):
                 for label, env, head, url, results in prepared:
                     proc = subprocess.run([sys.executable, "-c", CHILD, url, str(args.calls)], env=env,

@@ -149,12 +149,9 @@ def main(argv=None) -> int:
                                                                   "migrate": [], "migrate+drop": []}))
             with server.engine.connect() as conn:
                 version = conn.scalar(c.sa.text("SHOW server_version"))
-            import alembic
-
             print("# a test's database: the plugin's clone vs a migrate from empty (in this process)")
             print(f"# {args.runs} timed rounds after {args.warmup} warm-up round(s), interleaved")
-            print(f"# Python {c.platform.python_version()}, SQLAlchemy {c.sa.__version__}, Alembic "
-                  f"{alembic.__version__}, PostgreSQL {version}, {os.cpu_count()} CPU(s); server: {server.where}")
+            print(c.versions_line(version, f"server: {server.where}"))
             for round_no in range(args.warmup + args.runs):
                 for label, history, head, template, times in prepared:
                     use(history)
