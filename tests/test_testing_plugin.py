@@ -407,3 +407,13 @@ def test_the_lint_check_waits_for_the_lint_command(monkeypatch):
     assert checks.lint_available() is True
     with pytest.raises(checks.CheckFailed, match="(?s)lint --all exited 2:\n.*invalid choice: 'lint'"):
         checks.lint("myapp.apps:app")  # what it runs: python -m myapp.db lint --all --app SPEC
+
+
+def test_every_app_named_gets_its_checks(tmp_path, server_url):
+    root = write_project(tmp_path)
+    result = pytest_in(root, "--myapp-db-app", "shopapp.apps:app", "--myapp-db-app", "myapp.apps:app",
+                       "--myapp-db-checks=single_head,models_match", "-k", "single_head or models_match",
+                       url=server_url)
+    assert result.returncode == 0, result.stdout
+    assert outcomes(result) == {f"myapp_db::{label}::{check}": "PASSED"
+                                for label in ("shopapp", "myapp") for check in ("single_head", "models_match")}

@@ -71,7 +71,7 @@ class _State:
         self._error: Optional[str] = None
         self.walkers: Dict[Tuple[str, Optional[str]], Any] = {}
         if config.getoption("myapp_db_app") or config.getini("myapp_db_app"):
-            self.apps  # named apps are imported now, so that a wrong one is a usage error
+            self._apps = self._load_apps()  # named apps are imported now: a wrong one is a usage error
 
     def _drivers(self) -> List[Optional[str]]:
         from ..settings import SYNC_DRIVERS
@@ -92,16 +92,19 @@ class _State:
     def apps(self) -> List[Tuple[str, Any]]:
         """(spec, App) for each app to test, in the order given."""
         if self._apps is None:
-            from ..app import APP_VARIABLE, DEFAULT_APP, load_app
-            from ..errors import CommandError
-
-            specs = (self.config.getoption("myapp_db_app") or self.config.getini("myapp_db_app")
-                     or [os.environ.get(APP_VARIABLE) or DEFAULT_APP])
-            try:
-                self._apps = [(spec, load_app(spec)) for spec in dict.fromkeys(specs)]
-            except CommandError as exc:
-                raise pytest.UsageError(f"--myapp-db-app: {exc}") from None
+            self._apps = self._load_apps()
         return self._apps
+
+    def _load_apps(self) -> List[Tuple[str, Any]]:
+        from ..app import APP_VARIABLE, DEFAULT_APP, load_app
+        from ..errors import CommandError
+
+        specs = (self.config.getoption("myapp_db_app") or self.config.getini("myapp_db_app")
+                 or [os.environ.get(APP_VARIABLE) or DEFAULT_APP])
+        try:
+            return [(spec, load_app(spec)) for spec in dict.fromkeys(specs)]
+        except CommandError as exc:
+            raise pytest.UsageError(f"--myapp-db-app: {exc}") from None
 
     def server(self):
         """The server, started (or connected to) on first use; a failure is one line, every time."""
