@@ -248,6 +248,15 @@ def generate_history(dest: Path, total: int) -> str:
     return down
 
 
+def app_and_generated(tmp: Path, revisions: int) -> List[Tuple[str, Path, str]]:
+    """(label, migrations folder, head) for the app's own history and a generated one in ``tmp``."""
+    generated = tmp / "migrations"
+    return [
+        (f"app history ({len(package_revisions())} rev)", Path(PACKAGE_MIGRATIONS), package_head()),
+        (f"generated ({revisions} rev)", generated, generate_history(generated, revisions)),
+    ]
+
+
 # -- running and timing commands -----------------------------------------------------------
 
 
@@ -334,6 +343,14 @@ def header(title: str, runs: int, warmup: int, server_version: str) -> None:
         f"Alembic {alembic.__version__}, PostgreSQL {server_version} ({where}), "
         f"{os.cpu_count()} CPU(s)"
     )
+
+
+def versions_line(server_version: str, extra: str = "") -> str:
+    """``# Python ..., SQLAlchemy ..., Alembic ..., PostgreSQL ..., N CPU(s)``, for a header of one's own."""
+    import alembic
+
+    return (f"# Python {platform.python_version()}, SQLAlchemy {sa.__version__}, Alembic {alembic.__version__}, "
+            f"PostgreSQL {server_version}, {os.cpu_count()} CPU(s)" + (f"; {extra}" if extra else ""))
 
 
 def print_table(cases: Sequence[Case], width: int = 44) -> None:

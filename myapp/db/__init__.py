@@ -25,6 +25,7 @@ _EXPORTS = {
     "ConnectError": "errors",
     "DatabaseError": "errors",
     "HistoryError": "errors",
+    "NotAtHead": "errors",
     "ObjectError": "errors",
     "PluginError": "errors",
     "RevisionFailed": "errors",
@@ -48,6 +49,7 @@ _EXPORTS = {
     "refresh": "commands",
     "showmigrations": "commands",
     "lint": "commands",
+    "ensure_at_head": "runtime.guard",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -171,3 +171,25 @@ class PluginError(CommandError):
     def __init__(self, plugin: str, distribution: str, message: str):
         self.plugin, self.distribution = plugin, distribution
         super().__init__(message)
+
+
+class NotAtHead(CommandError):
+    """The database is not at the head of the app's history (`ensure_at_head`).
+
+    :ivar current: the revisions the database is at (empty: no migration history).
+    :ivar heads: the head(s) of the app's history.
+    :ivar missing: the revisions it has not applied, oldest first, each ``id (message)``.
+    :ivar unknown: revisions the database is at that the history does not have (a newer release's).
+    """
+
+    def __init__(self, current, heads, missing, unknown, hint: str):
+        self.current, self.heads = tuple(current), tuple(heads)
+        self.missing, self.unknown = [str(r) for r in missing], list(unknown)
+        at = ", ".join(self.current) or "no revision (an empty or unmigrated database)"
+        if self.unknown:
+            what = (f"revision(s) {', '.join(self.unknown)}, which this app's history does not have "
+                    "(a newer release migrated it?); deploy the code that has them")
+        else:
+            shown = ", ".join(self.missing[:5]) + (f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else "")
+            what = f"{len(self.missing)} revision(s) missing: {shown}; {hint}"
+        super().__init__(f"the database is at {at}, not at head ({', '.join(self.heads)}): {what}")

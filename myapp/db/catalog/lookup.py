@@ -62,3 +62,9 @@ _INVALID_INDEX = sa.text(
 def invalid_index(conn, schema: Optional[str], name: str) -> bool:
     """Whether index ``schema.name`` exists but is INVALID (a concurrent build that failed left it)."""
     return conn.scalar(_INVALID_INDEX, {"name": name, "schema": schema}) is not None
+
+
+def databases_named(conn, prefix: str) -> List[str]:
+    """The server's databases whose names start with ``prefix`` (no wildcards), sorted."""
+    query = sa.text("SELECT datname FROM pg_database WHERE starts_with(datname, CAST(:prefix AS text)) ORDER BY 1")
+    return list(conn.scalars(query, {"prefix": prefix}))
