@@ -354,11 +354,11 @@ def test_sample_history_keeps_grant_index_and_dependent(cli, db_url, engine_for,
             assert oid(c, "active_station_positions")
 
 
-def test_sql_renders_replacements_with_a_comment(cli):
+def test_sql_renders_replacements_as_server_side_blocks(cli):
     result = cli("migrate", "--sql", "--from", REVISIONS[-3])
     assert result.status == 0
-    assert "-- view station_positions: plain DROP and CREATE offline" in result.out
-    assert "DROP VIEW station_positions;" in result.out and "CREATE VIEW station_positions AS" in result.out
+    assert "-- Replace view station_positions by its new version." in result.out
+    assert "DO $myapp_replace$" in result.out and "DROP VIEW station_positions;" not in result.out
 
 
 def test_refresh_command(cli, head_url, engine_for):

@@ -23,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from .. import ddl
 from ..catalog import objects as catalog
 from ..replaceable import dependents, registry
-from ..replaceable.base import ReplaceableObject
+from ..replaceable.base import ReplaceableObject, expand
 from ..replaceable.matview import ReplaceableMatview
 from ..replaceable.ops import CreateReplaceableObjectOp, DropReplaceableObjectOp, ReplaceReplaceableObjectOp
 
@@ -85,10 +85,12 @@ def _identity(conn, obj: ReplaceableObject, current: str, after_by_name: Dict[tu
 def _changed(previous: ReplaceableObject, normalised: ReplaceableObject, declared: ReplaceableObject) -> bool:
     if previous.fingerprint != normalised.fingerprint:
         return True
+    everything = getattr(previous, "all_privileges", set())
+    held = getattr(previous, "held", None)  # effective privileges; a plugin's kind may only have grants
+    if held is None:
+        held = {role: expand(privileges, everything) for role, privileges in previous.grants.items()}
     for role, privileges in declared.grants.items():  # grants made elsewhere are not drift
-        if "ALL" in privileges or "ALL PRIVILEGES" in privileges:
-            continue  # stored as the privileges it stands for
-        if not set(privileges) <= set(previous.grants.get(role, ())):
+        if not expand(privileges, everything) <= held.get(role, set()):
             return True
     if isinstance(declared, ReplaceableMatview):
         have = {(ix.name, ix.columns, ix.unique) for ix in previous.indexes}
@@ -162,7 +164,8 @@ def _below(conn, obj) -> List[tuple]:
 def _outermost_first(conn, removed: list) -> list:
     """Order objects to drop so that each comes before what it depends on."""
     tracked = {obj.oid: obj for obj in removed if getattr(obj, "oid", None)}
-    ordered = [tracked[oid] for oid in dependents.drop_order(conn, list(tracked))]
+    nodes = [("f" if obj.kind == "function" else "r", oid) for oid, obj in tracked.items()]
+    ordered = [tracked[oid] for oid in dependents.drop_order(conn, nodes)]
     return ordered + [obj for obj in removed if not getattr(obj, "oid", None)]  # plugin kinds
 
 
