@@ -53,7 +53,8 @@ class ReplaceableObject:
             raise ValueError(f"a {self.kind} needs a name")
         self.name, self.definition, self.schema = name, definition, schema
         self.grants: Dict[str, Tuple[str, ...]] = {
-            role: tuple(" ".join(p.upper().split()) for p in privs) for role, privs in (grants or {}).items()
+            "PUBLIC" if role.upper() == "PUBLIC" else role: tuple(" ".join(p.upper().split()) for p in privs)
+            for role, privs in (grants or {}).items()
         }
         unknown = {p for privs in self.grants.values() for p in privs} - ddl.PRIVILEGES
         if unknown:
