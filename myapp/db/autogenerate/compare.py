@@ -21,6 +21,7 @@ from alembic.operations import ops as alembic_ops
 from alembic.runtime.migration import MigrationContext
 
 from .. import ddl
+from ..catalog import dependents as graph
 from ..catalog import objects as catalog
 from ..replaceable import dependents, registry
 from ..replaceable.base import ReplaceableObject, expand
@@ -140,16 +141,37 @@ def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequen
 
     previous = {obj.identity: obj for obj in before}
     normalised = {obj.identity: obj for obj in after}
-    changes = []
+    blocked = _blocked_by(conn, table_ops)
+    changes, recreated = [], []
     for obj, identity in zip(order, identities):
         if identity not in previous:
+            changes.append(CreateReplaceableObjectOp(obj))
+        elif getattr(previous[identity], "oid", None) in blocked:
+            # A table change needs the stored version gone: drop it before, create the new one after.
+            recreated.append(previous[identity])
             changes.append(CreateReplaceableObjectOp(obj))
         elif _changed(previous[identity], normalised[identity], obj):
             changes.append(ReplaceReplaceableObjectOp(obj, previous[identity]))
     kept = set(identities)
     removed = [obj for obj in before if obj.identity not in kept]
-    drops = [DropReplaceableObjectOp(obj) for obj in _outermost_first(conn, removed)]
+    drops = [DropReplaceableObjectOp(obj) for obj in _outermost_first(conn, removed + recreated)]
     return drops + _fold_dependents(conn, changes)
+
+
+def _blocked_by(conn, table_ops) -> set:
+    """The oids of the stored objects that the table operations cannot run past: those reading a
+    column that is dropped or retyped, or a table that is dropped, and everything below them."""
+    columns = []
+    for op in _flatten(table_ops):
+        if isinstance(op, alembic_ops.DropColumnOp) or (
+                isinstance(op, alembic_ops.AlterColumnOp) and op.modify_type is not None):
+            columns.append((op.schema, op.table_name, op.column_name))
+        elif isinstance(op, alembic_ops.DropTableOp):
+            columns.append((op.schema, op.table_name, None))
+    blocked = set()
+    for cls, oid in graph.on_columns(conn, columns):
+        blocked |= {o for _, o, _ in graph.closure(conn, cls, oid)}
+    return blocked
 
 
 def _captured_identity(captured) -> tuple:

@@ -12,7 +12,7 @@ same dependents in the same order.
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 
@@ -78,6 +78,32 @@ _AMONG = sa.text(
     " CROSS JOIN LATERAL (" + DIRECT.format(node="node") + ") e"
     " WHERE e.oid = ANY(CAST(:oids AS oid[]))"
 )
+
+
+_ON_COLUMNS = sa.text("""
+    SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass THEN 'r' ELSE 'f' END AS cls,
+           coalesce(r.ev_class, p.oid) AS oid
+    FROM unnest(CAST(:schemas AS text[]), CAST(:tables AS text[]), CAST(:columns AS text[])) AS t(nsp, tbl, col)
+    JOIN pg_namespace n ON n.nspname = coalesce(t.nsp, current_schema())
+    JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.tbl
+    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col
+    JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
+                    AND (t.col IS NULL OR d.refobjsubid = a.attnum)
+    LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+    LEFT JOIN pg_class v ON v.oid = r.ev_class
+    LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+    WHERE (v.relkind IN ('v', 'm') AND v.oid <> c.oid) OR p.prokind = 'f'
+""")
+
+
+def on_columns(conn, columns: Sequence[Tuple[Optional[str], str, Optional[str]]]) -> List[Tuple[str, int]]:
+    """``(cls, oid)`` of the views, materialized views and functions that read one of
+    ``columns``, each ``(schema or None, table, column or None for the whole table)``."""
+    if not columns:
+        return []
+    params = {"schemas": [s for s, _, _ in columns], "tables": [t for _, t, _ in columns],
+              "columns": [c for _, _, c in columns]}
+    return [tuple(row) for row in conn.execute(_ON_COLUMNS, params)]
 
 
 def closure(conn, cls: str, root: int) -> List[Tuple[str, int, int]]:
