@@ -33,8 +33,8 @@ def psql(url, sql: str, *options: str) -> subprocess.CompletedProcess:
     )
 
 
-def pg_dump_schema(url) -> str:
+def pg_dump_schema(url, *options: str) -> str:
     """``pg_dump --schema-only`` (grants and comments included), without its per-run ``\\restrict`` key."""
-    done = subprocess.run([str(bin_dir() / "pg_dump"), "--schema-only"], capture_output=True, text=True,
+    done = subprocess.run([str(bin_dir() / "pg_dump"), "--schema-only", *options], capture_output=True, text=True,
                           env=_env(url), check=True)
     return "\n".join(line for line in done.stdout.splitlines() if not line.startswith(("\\restrict", "\\unrestrict")))

@@ -54,13 +54,18 @@ def _execute_all(conn, statements) -> None:
         conn.exec_driver_sql(";\n".join(compiled))
 
 
-def _create_for_comparison(conn, declared: Sequence[ReplaceableObject]) -> List[ReplaceableObject]:
-    """Create every declared object, matviews without data; return them in creation order."""
+def _create_for_comparison(conn, declared: Sequence[ReplaceableObject], kept=frozenset()) -> List[ReplaceableObject]:
+    """Create every declared object, matviews without data, those ``kept`` (``(kind, schema, name)``
+    still in the database) with CREATE OR REPLACE; return them in creation order."""
+    current = catalog.current_schema(conn)
     empty = []
     for obj in declared:
         if isinstance(obj, ReplaceableMatview) and obj.with_data:
             obj = copy.copy(obj)
             obj.with_data = False
+        if (obj.kind, obj.schema or current, obj.name) in kept and obj.create_or_replace() is not None:
+            obj = copy.copy(obj)
+            obj.create = obj.create_or_replace
         empty.append(obj)
     savepoint = conn.begin_nested()
     try:  # in the order given, at once: right when the registry lists bases first
@@ -105,6 +110,33 @@ def _read(conn, kinds: Iterable[type], schemas: Sequence[str]) -> list:
     return [obj for kind in kinds for obj in kind.from_database(conn, schemas)]
 
 
+def _drop_for_comparison(conn, stored: list) -> set:
+    """Drop the stored objects, outermost first, never with CASCADE (it would take aggregates,
+    triggers or column defaults that use them, which a declared object may need). Return the
+    ``(kind, schema, name)`` of those something else still depends on: they stay."""
+    ordered = _outermost_first(conn, [obj for obj in stored if obj.kind in ddl.KEYWORDS])
+    ordered += [obj for obj in stored if obj.kind not in ddl.KEYWORDS]  # plugin kinds, after what uses them
+    drops = [(obj, ddl.DropObject(obj.kind, obj.schema, obj.name, obj.arguments, if_exists=True)
+              if obj.kind in ddl.KEYWORDS else obj.drop()) for obj in ordered]
+    savepoint = conn.begin_nested()
+    try:  # at once, when nothing else depends on them (the usual case)
+        _execute_all(conn, [drop for _, drop in drops])
+        savepoint.commit()
+        return set()
+    except sa.exc.DBAPIError:
+        savepoint.rollback()
+    kept = set()
+    for obj, drop in drops:
+        savepoint = conn.begin_nested()
+        try:
+            conn.execute(drop)
+            savepoint.commit()
+        except sa.exc.DBAPIError:
+            savepoint.rollback()
+            kept.add((obj.kind, obj.schema, obj.name))
+    return kept
+
+
 def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequence[type], table_ops=()) -> list:
     """Operations that turn the database's objects into ``declared``, in the order to apply them.
 
@@ -120,17 +152,12 @@ def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequen
     try:
         # Wait for no one: the drops below lock what they drop until the rollback.
         conn.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
-        # CASCADE is safe here: the savepoint is rolled back whatever happens.
-        _execute_all(conn, [
-            ddl.DropObject(obj.kind, obj.schema, obj.name, obj.arguments, if_exists=True, cascade=True)
-            if obj.kind in ddl.KEYWORDS else obj.drop()
-            for obj in sorted(before, key=lambda o: o.kind not in ddl.KEYWORDS)
-        ])
+        kept = _drop_for_comparison(conn, before)
         # Then the tables as the models have them, which the stored objects may have blocked.
         operations = Operations(MigrationContext.configure(conn))
         for op in _flatten(table_ops):
             operations.invoke(op)
-        order = _create_for_comparison(conn, declared)
+        order = _create_for_comparison(conn, declared, kept)
         after = _read(conn, kinds, schemas)
         after_by_name: Dict[tuple, list] = {}
         for obj in after:
