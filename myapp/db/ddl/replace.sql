@@ -93,15 +93,11 @@ BEGIN
             RAISE EXCEPTION 'cannot replace %: it is not in the database', v_old ->> 'label';
         END IF;
 
-        -- What it is now.
-        v_node_cls := v_root_cls;
-        v_node_oid := v_root_oid;
-        IF v_node_cls = 'r' THEN
-            SELECT to_jsonb(x) INTO v_obj FROM (/*RELATION*/) x;
-        ELSE
-            SELECT to_jsonb(x) INTO v_obj FROM (/*FUNCTION*/) x;
-        END IF;
-        v_saved := jsonb_build_array(v_obj || jsonb_build_object('cls', v_node_cls));
+        -- What CREATE OR REPLACE does not keep: a view's options.
+        SELECT jsonb_build_object('cls', v_root_cls, 'relkind', c.relkind::text,
+                                  'options', to_jsonb(coalesce(c.reloptions, '{}')))
+          INTO v_obj FROM pg_class c WHERE v_root_cls = 'r' AND c.oid = v_root_oid;
+        v_saved := jsonb_build_array(coalesce(v_obj, jsonb_build_object('cls', v_root_cls, 'options', '[]'::jsonb)));
 
         -- In place, when PostgreSQL takes it as compatible.
         v_in_place := false;
@@ -224,46 +220,51 @@ BEGIN
                     EXECUTE format('ALTER %s %s OWNER TO %I', v_target_kw, v_target_ident, v_obj ->> 'owner');
                     v_target_owner := (SELECT r.oid FROM pg_roles r WHERE r.rolname = v_obj ->> 'owner');
                 END IF;
-                FOR v_statement IN
-                    WITH wanted AS (
-                        SELECT w.grantee, w.privilege, bool_or(w.grantable) AS grantable FROM (
-                            SELECT e ->> 0 AS grantee, e ->> 1 AS privilege, (e ->> 2)::boolean AS grantable
-                            FROM jsonb_array_elements(v_obj -> 'privileges') e
-                            UNION ALL
-                            SELECT CASE WHEN upper(g ->> 0) = 'PUBLIC' THEN 'PUBLIC' ELSE g ->> 0 END, p.privilege, false
-                            FROM jsonb_array_elements(coalesce(v_spec -> 'grants', '[]')) g
-                            CROSS JOIN LATERAL (
-                                SELECT g ->> 1 AS privilege WHERE g ->> 1 NOT IN ('ALL', 'ALL PRIVILEGES')
+                IF NOT v_in_place OR jsonb_array_length(coalesce(v_spec -> 'grants', '[]')) > 0 THEN
+                    -- (In place, the object keeps its privileges: only declared grants may be missing.)
+                    FOR v_statement IN
+                        WITH have AS (
+                            SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee,
+                                   a.privilege_type AS privilege, a.is_grantable AS grantable
+                            FROM aclexplode(coalesce(
+                                CASE WHEN v_target_cls = 'f' THEN (SELECT p.proacl FROM pg_proc p WHERE p.oid = v_target)
+                                     ELSE (SELECT c.relacl FROM pg_class c WHERE c.oid = v_target) END,
+                                acldefault(CAST(CASE WHEN v_target_cls = 'f' THEN 'f' ELSE 'r' END AS "char"), v_target_owner))) a),
+                        wanted AS (
+                            SELECT w.grantee, w.privilege, bool_or(w.grantable) AS grantable FROM (
+                                SELECT e ->> 0 AS grantee, e ->> 1 AS privilege, (e ->> 2)::boolean AS grantable
+                                FROM jsonb_array_elements(v_obj -> 'privileges') e
                                 UNION ALL
-                                SELECT a.privilege_type
-                                FROM aclexplode(acldefault(CAST(CASE WHEN v_target_cls = 'f' THEN 'f' ELSE 'r' END AS "char"), v_target_owner)) a
-                                WHERE g ->> 1 IN ('ALL', 'ALL PRIVILEGES') AND a.grantee = v_target_owner) p
-                        ) w GROUP BY w.grantee, w.privilege),
-                    have AS (
-                        SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee,
-                               a.privilege_type AS privilege, a.is_grantable AS grantable
-                        FROM aclexplode(coalesce(
-                            CASE WHEN v_target_cls = 'f' THEN (SELECT p.proacl FROM pg_proc p WHERE p.oid = v_target)
-                                 ELSE (SELECT c.relacl FROM pg_class c WHERE c.oid = v_target) END,
-                            acldefault(CAST(CASE WHEN v_target_cls = 'f' THEN 'f' ELSE 'r' END AS "char"), v_target_owner))) a)
-                    SELECT format('REVOKE %s ON %s %s FROM %s', string_agg(h.privilege, ', ' ORDER BY h.privilege),
-                                  CASE WHEN v_target_cls = 'f' THEN 'FUNCTION' ELSE 'TABLE' END, v_target_ident,
-                                  CASE WHEN h.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(h.grantee) END)
-                    FROM have h
-                    WHERE NOT EXISTS (SELECT 1 FROM wanted w WHERE w.grantee = h.grantee AND w.privilege = h.privilege)
-                    GROUP BY h.grantee
-                    UNION ALL
-                    SELECT format('GRANT %s ON %s %s TO %s%s', string_agg(w.privilege, ', ' ORDER BY w.privilege),
-                                  CASE WHEN v_target_cls = 'f' THEN 'FUNCTION' ELSE 'TABLE' END, v_target_ident,
-                                  CASE WHEN w.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(w.grantee) END,
-                                  CASE WHEN w.grantable THEN ' WITH GRANT OPTION' ELSE '' END)
-                    FROM wanted w
-                    WHERE NOT EXISTS (SELECT 1 FROM have h WHERE h.grantee = w.grantee AND h.privilege = w.privilege
-                                                             AND (h.grantable OR NOT w.grantable))
-                    GROUP BY w.grantee, w.grantable
-                LOOP
-                    EXECUTE v_statement;
-                END LOOP;
+                                SELECT h.grantee, h.privilege, h.grantable FROM have h WHERE v_in_place  -- kept as it is
+                                UNION ALL
+                                SELECT CASE WHEN upper(g ->> 0) = 'PUBLIC' THEN 'PUBLIC' ELSE g ->> 0 END, p.privilege, false
+                                FROM jsonb_array_elements(coalesce(v_spec -> 'grants', '[]')) g
+                                CROSS JOIN LATERAL (
+                                    SELECT g ->> 1 AS privilege WHERE g ->> 1 NOT IN ('ALL', 'ALL PRIVILEGES')
+                                    UNION ALL
+                                    SELECT a.privilege_type
+                                    FROM aclexplode(acldefault(CAST(CASE WHEN v_target_cls = 'f' THEN 'f' ELSE 'r' END AS "char"), v_target_owner)) a
+                                    WHERE g ->> 1 IN ('ALL', 'ALL PRIVILEGES') AND a.grantee = v_target_owner) p
+                            ) w GROUP BY w.grantee, w.privilege)
+                        SELECT format('REVOKE %s ON %s %s FROM %s', string_agg(h.privilege, ', ' ORDER BY h.privilege),
+                                      CASE WHEN v_target_cls = 'f' THEN 'FUNCTION' ELSE 'TABLE' END, v_target_ident,
+                                      CASE WHEN h.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(h.grantee) END)
+                        FROM have h
+                        WHERE NOT EXISTS (SELECT 1 FROM wanted w WHERE w.grantee = h.grantee AND w.privilege = h.privilege)
+                        GROUP BY h.grantee
+                        UNION ALL
+                        SELECT format('GRANT %s ON %s %s TO %s%s', string_agg(w.privilege, ', ' ORDER BY w.privilege),
+                                      CASE WHEN v_target_cls = 'f' THEN 'FUNCTION' ELSE 'TABLE' END, v_target_ident,
+                                      CASE WHEN w.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(w.grantee) END,
+                                      CASE WHEN w.grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+                        FROM wanted w
+                        WHERE NOT EXISTS (SELECT 1 FROM have h WHERE h.grantee = w.grantee AND h.privilege = w.privilege
+                                                                 AND (h.grantable OR NOT w.grantable))
+                        GROUP BY w.grantee, w.grantable
+                    LOOP
+                        EXECUTE v_statement;
+                    END LOOP;
+                END IF;
 
                 IF v_target_cls = 'r' THEN
                     -- Options a new version does not set itself (CREATE OR REPLACE VIEW resets them).
@@ -273,29 +274,31 @@ BEGIN
                           INTO v_options FROM jsonb_array_elements_text(v_obj -> 'options') o;
                         EXECUTE format('ALTER %s %s SET (%s)', v_target_kw, v_target_ident, v_options);
                     END IF;
-                    -- Column privileges, comments and defaults, on the columns it still has.
-                    FOR v_statement IN
-                        SELECT format('GRANT %s ON TABLE %s TO %s%s',
-                                      string_agg(format('%s (%I)', e ->> 2, e ->> 0), ', ' ORDER BY e ->> 0, e ->> 2), v_target_ident,
-                                      CASE WHEN e ->> 1 = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(e ->> 1) END,
-                                      CASE WHEN (e ->> 3)::boolean THEN ' WITH GRANT OPTION' ELSE '' END)
-                        FROM jsonb_array_elements(coalesce(v_obj -> 'column_privileges', '[]')) e
-                        WHERE NOT v_in_place AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = v_target
-                                                         AND a.attname = e ->> 0 AND NOT a.attisdropped)
-                        GROUP BY e ->> 1, (e ->> 3)::boolean
-                        UNION ALL
-                        SELECT format('COMMENT ON COLUMN %s.%I IS %L', v_target_ident, e ->> 0, e ->> 1)
-                        FROM jsonb_array_elements(coalesce(v_obj -> 'column_comments', '[]')) e
-                        WHERE NOT v_in_place AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = v_target
-                                                         AND a.attname = e ->> 0 AND NOT a.attisdropped)
-                        UNION ALL
-                        SELECT format('ALTER %s %s ALTER COLUMN %I SET DEFAULT %s', v_target_kw, v_target_ident, e ->> 0, e ->> 1)
-                        FROM jsonb_array_elements(coalesce(v_obj -> 'column_defaults', '[]')) e
-                        WHERE NOT v_in_place AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = v_target
-                                                         AND a.attname = e ->> 0 AND NOT a.attisdropped)
-                    LOOP
-                        EXECUTE v_statement;
-                    END LOOP;
+                    IF NOT v_in_place THEN
+                        -- Column privileges, comments and defaults, on the columns it still has.
+                        FOR v_statement IN
+                            SELECT format('GRANT %s ON TABLE %s TO %s%s',
+                                          string_agg(format('%s (%I)', e ->> 2, e ->> 0), ', ' ORDER BY e ->> 0, e ->> 2), v_target_ident,
+                                          CASE WHEN e ->> 1 = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(e ->> 1) END,
+                                          CASE WHEN (e ->> 3)::boolean THEN ' WITH GRANT OPTION' ELSE '' END)
+                            FROM jsonb_array_elements(coalesce(v_obj -> 'column_privileges', '[]')) e
+                            WHERE EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = v_target
+                                                             AND a.attname = e ->> 0 AND NOT a.attisdropped)
+                            GROUP BY e ->> 1, (e ->> 3)::boolean
+                            UNION ALL
+                            SELECT format('COMMENT ON COLUMN %s.%I IS %L', v_target_ident, e ->> 0, e ->> 1)
+                            FROM jsonb_array_elements(coalesce(v_obj -> 'column_comments', '[]')) e
+                            WHERE EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = v_target
+                                                             AND a.attname = e ->> 0 AND NOT a.attisdropped)
+                            UNION ALL
+                            SELECT format('ALTER %s %s ALTER COLUMN %I SET DEFAULT %s', v_target_kw, v_target_ident, e ->> 0, e ->> 1)
+                            FROM jsonb_array_elements(coalesce(v_obj -> 'column_defaults', '[]')) e
+                            WHERE EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = v_target
+                                                             AND a.attname = e ->> 0 AND NOT a.attisdropped)
+                        LOOP
+                            EXECUTE v_statement;
+                        END LOOP;
+                    END IF;
                 END IF;
                 IF NOT v_in_place AND v_obj ->> 'comment' IS NOT NULL THEN
                     EXECUTE format('COMMENT ON %s %s IS %L', v_target_kw, v_target_ident, v_obj ->> 'comment');
