@@ -10,11 +10,9 @@ online, the other gets the offline SQL through psql; ``pg_dump
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from dbhelpers import HEAD, REVISIONS
+from dbhelpers import HEAD, REVISIONS, cluster_roles
 from pgtools import pg_dump_schema, psql
 
 OBJECTS_FROM = REVISIONS.index("c4d5e6f7a8b9")  # the first revision with replaceable objects
@@ -22,17 +20,8 @@ OBJECTS_FROM = REVISIONS.index("c4d5e6f7a8b9")  # the first revision with replac
 
 @pytest.fixture(scope="module")
 def dba_roles(admin):
-    suffix = uuid.uuid4().hex[:8]
-    names = {"reader": f"offline_reader_{suffix}", "owner": f"Offline Owner {suffix}"}
-    quote = admin.dialect.identifier_preparer.quote
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.exec_driver_sql(f"CREATE ROLE {quote(name)}")
-    yield names
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.exec_driver_sql(f"DROP OWNED BY {quote(name)}")  # in databases already dropped: nothing
-            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {quote(name)}")
+    with cluster_roles(admin, reader="offline_reader", owner="Offline Owner") as names:
+        yield names
 
 
 def dba_changes(engine, roles) -> None:

@@ -9,8 +9,6 @@ up, down and up, online and through ``--sql | psql``.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
@@ -22,6 +20,7 @@ from myapp.db import App, ReplaceableFunction, plugins
 from myapp.db.autogenerate.compare import compare
 from myapp.db.replaceable import KINDS
 from myapp.db.replaceable.ops import ReplaceReplaceableObjectOp
+from dbhelpers import cluster_roles
 from pgtools import pg_dump_schema, psql
 
 LOAD = '''\
@@ -103,12 +102,8 @@ def app(tmp_path):
 
 @pytest.fixture(scope="module")
 def reader(admin):
-    name = f"pagila_reader_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE ROLE {name}")
-    yield name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP ROLE IF EXISTS {name}")
+    with cluster_roles(admin, reader="pagila_reader") as names:
+        yield names["reader"]
 
 
 def dump(url) -> str:

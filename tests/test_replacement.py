@@ -9,7 +9,6 @@ then checks what the scenario is about on both.
 from __future__ import annotations
 
 import io
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from alembic.operations import Operations
 from sqlalchemy.dialects import postgresql
 
 from myapp.db import ddl, plugins
+from myapp.db.plugins.builtins.grants import GrantPrivilegesOp
 from myapp.db.autogenerate.compare import compare
 from myapp.db.replaceable import KINDS, MatviewIndex, ReplaceableFunction, ReplaceableMatview, ReplaceableView
 from myapp.db.replaceable.ops import (
@@ -25,23 +25,16 @@ from myapp.db.replaceable.ops import (
     DropReplaceableObjectOp,
     ReplaceReplaceableObjectOp,
 )
+from dbhelpers import cluster_roles
 from pgtools import pg_dump_schema, psql
 
 
 @pytest.fixture(scope="module")
 def people(admin):
     """Roles for the module: a steward granted ALL, a reader, and an owner of dependents."""
-    suffix = uuid.uuid4().hex[:8]
-    names = {"steward": f"steward_{suffix}", "reader": f"reader_{suffix}", "owner": f"Dep Owner {suffix}"}
-    quote = admin.dialect.identifier_preparer.quote
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.exec_driver_sql(f"CREATE ROLE {quote(name)}")
-    names["q"] = {key: quote(name) for key, name in names.items()}
-    yield names
-    with admin.connect() as conn:
-        for key in ("steward", "reader", "owner"):
-            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {quote(names[key])}")
+    with cluster_roles(admin, steward="steward", reader="reader", owner="Dep Owner") as names:
+        quote = admin.dialect.identifier_preparer.quote
+        yield {**names, "q": {key: quote(name) for key, name in names.items()}}
 
 
 def offline_sql(*ops) -> str:
@@ -140,7 +133,9 @@ def test_all_privileges_on_every_kind_through_create_replace_and_drop(pair, peop
     fn_body = ReplaceableFunction("f(x integer)", "RETURNS integer LANGUAGE sql AS $$ SELECT x + 0 $$", grants=steward)
     fn_type = ReplaceableFunction("f(x integer)", "RETURNS bigint LANGUAGE sql AS $$ SELECT x::bigint $$", grants=steward)
     p = pair(f"GRANT SELECT ON networks TO {people['q']['reader']};")
-    p.run(*(CreateReplaceableObjectOp(o) for o in (view, mv, fn)))
+    p.run(*(CreateReplaceableObjectOp(o) for o in (view, mv, fn)),
+          GrantPrivilegesOp("ALL", "v", people["reader"], kind="view"),
+          GrantPrivilegesOp("ALL", "f", people["reader"], kind="function", arguments=fn.arguments))
     for ops in ([replace(view_added, view)], [replace(view_reordered, view_added)], [replace(mv2, mv)],
                 [replace(fn_body, fn)], [replace(fn_type, fn_body)]):
         p.run(*ops)
@@ -149,6 +144,8 @@ def test_all_privileges_on_every_kind_through_create_replace_and_drop(pair, peop
                             "ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p",
                             r=people["steward"], t=relation)
         assert p.scalar("SELECT has_function_privilege(:r, 'f(integer)', 'EXECUTE')", r=people["steward"])
+        assert p.scalar("SELECT has_table_privilege(:r, 'v', 'TRUNCATE')", r=people["reader"])  # granted by hand
+        assert p.scalar("SELECT has_function_privilege(:r, 'f(integer)', 'EXECUTE')", r=people["reader"])
     p.run(*(DropReplaceableObjectOp(o) for o in (view_reordered, mv2, fn_type)))
     assert p.scalar("SELECT count(*) FROM pg_class WHERE relname IN ('v', 'mv')") == 0
 
@@ -188,6 +185,21 @@ def test_function_identity_in_every_statement_that_names_it():
     assert fn.input_arguments == ["a integer", "b integer", "label text", "extra integer[]"]
 
 
+@pytest.mark.parametrize("declared, identity, inputs", [
+    ("x integer DEFAULT 1, OUT y text", "x integer, OUT y text", ["x integer"]),
+    ("x OUT integer, y text = 'a,b'", "OUT x integer, y text", ["y text"]),  # name before mode; = for DEFAULT
+    ('"odd  name" double precision DEFAULT $d$,$d$, IN z numeric(10, 2)', '"odd  name" double precision, z numeric(10, 2)',
+     ['"odd  name" double precision', "z numeric(10, 2)"]),
+    ("text, VARIADIC text[]", "text, VARIADIC text[]", ["text", "text[]"]),
+    ("a int DEFAULT (1 + 2) /* , */, b int DEFAULT 0", "a int, b int", ["a int", "b int"]),
+    ("", "", []),
+])
+def test_identity_and_input_arguments_from_the_declared_text(declared, identity, inputs):
+    from myapp.db.replaceable.signature import identity_arguments, input_arguments
+
+    assert identity_arguments(declared) == identity and input_arguments(declared) == inputs
+
+
 def test_function_with_defaults_out_inout_variadic_created_replaced_commented_dropped(pair, people):
     v1 = ReplaceableFunction(SIGNATURE, "LANGUAGE sql AS $$ SELECT a + b + coalesce(array_length(extra, 1), 0), label $$",
                              grants={people["reader"]: ["EXECUTE"]})
@@ -206,6 +218,8 @@ def test_function_with_defaults_out_inout_variadic_created_replaced_commented_dr
     assert psql(p.urls[1], sql(comment) + ";").returncode == 0
     oid = "SELECT oid FROM pg_proc WHERE proname = 'tally'"
     before = p.each(oid)
+    with p.engines[0].connect() as conn:  # autogenerate finds it as declared
+        assert compare(conn, [v1, uses, *_registry()], sa.MetaData(), KINDS) == []
     p.run(replace(v2, v1))  # in place: same arguments, same result
     assert p.each(oid) == before and p.scalar("SELECT (tally(3, 4)).total") == 12
     p.run(replace(v3, v2))  # not in place: the view is put back, grants and comment kept
