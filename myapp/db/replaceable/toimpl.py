@@ -78,10 +78,10 @@ def replace_replaceable_object(operations, operation):
         return
     if operations.get_context().as_sql:
         operations.execute(ddl.Comment(
-            f"Replace {old.label} by its new version. PostgreSQL does it when this runs: CREATE OR REPLACE\n"
-            "if it is compatible, else it finds the dependents in pg_depend, saves their definitions,\n"
-            "owners, privileges, comments, indexes, triggers and populated state, drops them, creates\n"
-            "the new version and puts them back."
+            f"Replace {old.label}. The server does it when this runs: CREATE OR REPLACE\n"
+            "where compatible; else it finds the dependents in pg_depend, saves their definitions,\n"
+            "owners, privileges, comments, indexes, triggers and populated state, drops them,\n"
+            "creates the new version and puts them back."
         ))
     operations.execute(ddl.ReplaceObjects([_step(new, old), *(_step(d, d) for d in changed)]))
 
