@@ -19,10 +19,11 @@ rolled back at the end, so runs are independent, and in it, untimed:
   PUBLIC, every fourth has a comment.
 
 Then the timed part, one call of the operation, driven directly:
-``Operations.invoke(ReplaceReplaceableObjectOp(new, old))``:
+``Operations.invoke(ReplaceReplaceableObjectOp(new, old))``, which sends one
+server-side ``DO`` block (the server does what follows):
 
 * incompatible: the new base has its columns reordered (``n.name, n.id,
-  n.description``), so CREATE OR REPLACE VIEW fails (in a savepoint) and
+  n.description``), so CREATE OR REPLACE VIEW fails (in a subtransaction) and
   every dependent is dropped and recreated from its catalog definition,
   with its owner, grants, comment and indexes;
 * compatible: the new base adds a column at the end (``..., n.created_at``),
@@ -65,10 +66,12 @@ from alembic.migration import MigrationContext  # noqa: E402
 from alembic.operations import Operations  # noqa: E402
 
 import myapp.db  # noqa: E402
-import myapp.db.toimpl  # noqa: E402,F401  (registers the operations)
-from myapp.db.ops import ReplaceReplaceableObjectOp  # noqa: E402
+from myapp.db import plugins  # noqa: E402
+from myapp.db.replaceable.ops import ReplaceReplaceableObjectOp  # noqa: E402
 from myapp.db.replaceable import MatviewIndex, ReplaceableMatview, ReplaceableView  # noqa: E402
 from myapp.db.settings import Settings  # noqa: E402
+
+plugins.load()  # the built-in plugins register the operations
 
 BASE_NAME = "bench_base"
 BASE_GRANTS = {"PUBLIC": ["SELECT"]}

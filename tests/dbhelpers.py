@@ -1,4 +1,7 @@
-"""Helpers shared by the test modules: the package's revisions and schema readers."""
+"""Helpers shared by the test modules: the package's revisions, schema readers, roles."""
+
+import contextlib
+import uuid
 
 from myapp.apps import app
 from myapp.db.catalog.snapshot import schema_snapshot
@@ -32,3 +35,21 @@ def schema(engine):
 def tables(engine):
     """The tables, but the framework's own records (which, like the version table, outlive a downgrade)."""
     return sorted({row[1] for row in snapshot(engine)["relations"] if row[2] == "r" and row[1] != "myapp_db_revisions"})
+
+
+@contextlib.contextmanager
+def cluster_roles(admin, **names):
+    """Create roles ``{key: name}``, a random suffix added, for a while (roles belong to the
+    cluster, not a database: drop the databases that use them first)."""
+    suffix = uuid.uuid4().hex[:8]
+    made = {key: f"{name} {suffix}" if " " in name else f"{name}_{suffix}" for key, name in names.items()}
+    quote = admin.dialect.identifier_preparer.quote
+    with admin.connect() as conn:
+        for name in made.values():
+            conn.exec_driver_sql(f"CREATE ROLE {quote(name)}")
+    try:
+        yield made
+    finally:
+        with admin.connect() as conn:
+            for name in made.values():
+                conn.exec_driver_sql(f"DROP ROLE IF EXISTS {quote(name)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +9,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.dialects import postgresql
 
-from dbhelpers import HEAD, REVISIONS, snapshot
+from dbhelpers import HEAD, REVISIONS, cluster_roles, snapshot
 from myapp.db import ddl, plugins
 from myapp.db.errors import CommandError
 from myapp.db.objects import registry
@@ -77,17 +76,9 @@ def test_registry_lookup_iteration_and_duplicates():
 
 @pytest.fixture(scope="session")
 def roles(admin):
-    """Two roles for the session (roles belong to the cluster, not a database)."""
-    suffix = uuid.uuid4().hex[:8]
-    names = {"reader": f"test_reader_{suffix}", "owner": f"Test Owner {suffix}"}
-    quote = admin.dialect.identifier_preparer.quote
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.exec_driver_sql(f"CREATE ROLE {quote(name)}")
-    yield names
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {quote(name)}")
+    """Two roles for the session."""
+    with cluster_roles(admin, reader="test_reader", owner="Test Owner") as names:
+        yield names
 
 
 @pytest.fixture
@@ -354,11 +345,11 @@ def test_sample_history_keeps_grant_index_and_dependent(cli, db_url, engine_for,
             assert oid(c, "active_station_positions")
 
 
-def test_sql_renders_replacements_with_a_comment(cli):
+def test_sql_renders_replacements_as_server_side_blocks(cli):
     result = cli("migrate", "--sql", "--from", REVISIONS[-3])
     assert result.status == 0
-    assert "-- view station_positions: plain DROP and CREATE offline" in result.out
-    assert "DROP VIEW station_positions;" in result.out and "CREATE VIEW station_positions AS" in result.out
+    assert "-- Replace view station_positions. The server does it when this runs" in result.out
+    assert "DO $myapp_replace$" in result.out and "DROP VIEW station_positions;" not in result.out
 
 
 def test_refresh_command(cli, head_url, engine_for):

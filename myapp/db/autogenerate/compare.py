@@ -21,9 +21,10 @@ from alembic.operations import ops as alembic_ops
 from alembic.runtime.migration import MigrationContext
 
 from .. import ddl
+from ..catalog import dependents as graph
 from ..catalog import objects as catalog
 from ..replaceable import dependents, registry
-from ..replaceable.base import ReplaceableObject
+from ..replaceable.base import ReplaceableObject, expand
 from ..replaceable.matview import ReplaceableMatview
 from ..replaceable.ops import CreateReplaceableObjectOp, DropReplaceableObjectOp, ReplaceReplaceableObjectOp
 
@@ -53,13 +54,18 @@ def _execute_all(conn, statements) -> None:
         conn.exec_driver_sql(";\n".join(compiled))
 
 
-def _create_for_comparison(conn, declared: Sequence[ReplaceableObject]) -> List[ReplaceableObject]:
-    """Create every declared object, matviews without data; return them in creation order."""
+def _create_for_comparison(conn, declared: Sequence[ReplaceableObject], kept=frozenset()) -> List[ReplaceableObject]:
+    """Create every declared object, matviews without data, those ``kept`` (``(kind, schema, name)``
+    still in the database) with CREATE OR REPLACE; return them in creation order."""
+    current = catalog.current_schema(conn)
     empty = []
     for obj in declared:
         if isinstance(obj, ReplaceableMatview) and obj.with_data:
             obj = copy.copy(obj)
             obj.with_data = False
+        if (obj.kind, obj.schema or current, obj.name) in kept and obj.create_or_replace() is not None:
+            obj = copy.copy(obj)
+            obj.create = obj.create_or_replace
         empty.append(obj)
     savepoint = conn.begin_nested()
     try:  # in the order given, at once: right when the registry lists bases first
@@ -85,10 +91,12 @@ def _identity(conn, obj: ReplaceableObject, current: str, after_by_name: Dict[tu
 def _changed(previous: ReplaceableObject, normalised: ReplaceableObject, declared: ReplaceableObject) -> bool:
     if previous.fingerprint != normalised.fingerprint:
         return True
+    everything = getattr(previous, "all_privileges", set())
+    held = getattr(previous, "held", None)  # effective privileges; a plugin's kind may only have grants
+    if held is None:
+        held = {role: expand(privileges, everything) for role, privileges in previous.grants.items()}
     for role, privileges in declared.grants.items():  # grants made elsewhere are not drift
-        if "ALL" in privileges or "ALL PRIVILEGES" in privileges:
-            continue  # stored as the privileges it stands for
-        if not set(privileges) <= set(previous.grants.get(role, ())):
+        if not expand(privileges, everything) <= held.get(role, set()):
             return True
     if isinstance(declared, ReplaceableMatview):
         have = {(ix.name, ix.columns, ix.unique) for ix in previous.indexes}
@@ -100,6 +108,33 @@ def _changed(previous: ReplaceableObject, normalised: ReplaceableObject, declare
 def _read(conn, kinds: Iterable[type], schemas: Sequence[str]) -> list:
     """Every object of ``kinds`` in ``schemas``, each with ``identity`` and ``fingerprint``."""
     return [obj for kind in kinds for obj in kind.from_database(conn, schemas)]
+
+
+def _drop_for_comparison(conn, stored: list) -> set:
+    """Drop the stored objects, outermost first, never with CASCADE (it would take aggregates,
+    triggers or column defaults that use them, which a declared object may need). Return the
+    ``(kind, schema, name)`` of those something else still depends on: they stay."""
+    ordered = _outermost_first(conn, [obj for obj in stored if obj.kind in ddl.KEYWORDS])
+    ordered += [obj for obj in stored if obj.kind not in ddl.KEYWORDS]  # plugin kinds, after what uses them
+    drops = [(obj, ddl.DropObject(obj.kind, obj.schema, obj.name, obj.arguments, if_exists=True)
+              if obj.kind in ddl.KEYWORDS else obj.drop()) for obj in ordered]
+    savepoint = conn.begin_nested()
+    try:  # at once, when nothing else depends on them (the usual case)
+        _execute_all(conn, [drop for _, drop in drops])
+        savepoint.commit()
+        return set()
+    except sa.exc.DBAPIError:
+        savepoint.rollback()
+    kept = set()
+    for obj, drop in drops:
+        savepoint = conn.begin_nested()
+        try:
+            conn.execute(drop)
+            savepoint.commit()
+        except sa.exc.DBAPIError:
+            savepoint.rollback()
+            kept.add((obj.kind, obj.schema, obj.name))
+    return kept
 
 
 def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequence[type], table_ops=()) -> list:
@@ -117,17 +152,12 @@ def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequen
     try:
         # Wait for no one: the drops below lock what they drop until the rollback.
         conn.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
-        # CASCADE is safe here: the savepoint is rolled back whatever happens.
-        _execute_all(conn, [
-            ddl.DropObject(obj.kind, obj.schema, obj.name, obj.arguments, if_exists=True, cascade=True)
-            if obj.kind in ddl.KEYWORDS else obj.drop()
-            for obj in sorted(before, key=lambda o: o.kind not in ddl.KEYWORDS)
-        ])
+        kept = _drop_for_comparison(conn, before)
         # Then the tables as the models have them, which the stored objects may have blocked.
         operations = Operations(MigrationContext.configure(conn))
         for op in _flatten(table_ops):
             operations.invoke(op)
-        order = _create_for_comparison(conn, declared)
+        order = _create_for_comparison(conn, declared, kept)
         after = _read(conn, kinds, schemas)
         after_by_name: Dict[tuple, list] = {}
         for obj in after:
@@ -138,16 +168,37 @@ def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequen
 
     previous = {obj.identity: obj for obj in before}
     normalised = {obj.identity: obj for obj in after}
-    changes = []
+    blocked = _blocked_by(conn, table_ops)
+    changes, recreated = [], []
     for obj, identity in zip(order, identities):
         if identity not in previous:
+            changes.append(CreateReplaceableObjectOp(obj))
+        elif getattr(previous[identity], "oid", None) in blocked:
+            # A table change needs the stored version gone: drop it before, create the new one after.
+            recreated.append(previous[identity])
             changes.append(CreateReplaceableObjectOp(obj))
         elif _changed(previous[identity], normalised[identity], obj):
             changes.append(ReplaceReplaceableObjectOp(obj, previous[identity]))
     kept = set(identities)
     removed = [obj for obj in before if obj.identity not in kept]
-    drops = [DropReplaceableObjectOp(obj) for obj in _outermost_first(conn, removed)]
+    drops = [DropReplaceableObjectOp(obj) for obj in _outermost_first(conn, removed + recreated)]
     return drops + _fold_dependents(conn, changes)
+
+
+def _blocked_by(conn, table_ops) -> set:
+    """The oids of the stored objects that the table operations cannot run past: those reading a
+    column that is dropped or retyped, or a table that is dropped, and everything below them."""
+    columns = []
+    for op in _flatten(table_ops):
+        if isinstance(op, alembic_ops.DropColumnOp) or (
+                isinstance(op, alembic_ops.AlterColumnOp) and op.modify_type is not None):
+            columns.append((op.schema, op.table_name, op.column_name))
+        elif isinstance(op, alembic_ops.DropTableOp):
+            columns.append((op.schema, op.table_name, None))
+    blocked = set()
+    for cls, oid in graph.on_columns(conn, columns):
+        blocked |= {o for _, o, _ in graph.closure(conn, cls, oid)}
+    return blocked
 
 
 def _captured_identity(captured) -> tuple:
@@ -162,7 +213,8 @@ def _below(conn, obj) -> List[tuple]:
 def _outermost_first(conn, removed: list) -> list:
     """Order objects to drop so that each comes before what it depends on."""
     tracked = {obj.oid: obj for obj in removed if getattr(obj, "oid", None)}
-    ordered = [tracked[oid] for oid in dependents.drop_order(conn, list(tracked))]
+    nodes = [("f" if obj.kind == "function" else "r", oid) for oid, obj in tracked.items()]
+    ordered = [tracked[oid] for oid in dependents.drop_order(conn, nodes)]
     return ordered + [obj for obj in removed if not getattr(obj, "oid", None)]  # plugin kinds
 
 

@@ -15,12 +15,14 @@ from .sql import default_privileges, loads, not_extension_member, privileges, us
 
 _RELATIONS = f"""
     SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
+           format('%I.%I', n.nspname, c.relname) AS ident,
            pg_get_viewdef(c.oid) AS definition, c.relispopulated AS populated,
+           coalesce(c.reloptions, '{{}}') AS options,
            pg_get_userbyid(c.relowner) AS owner, c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned_by_me,
            obj_description(c.oid, 'pg_class') AS comment,
            {privileges('c.relacl', 'r', 'c.relowner')} AS privileges,
            {default_privileges('r', 'c.relowner')} AS default_privileges,
-           (SELECT json_agg(json_build_array(
+           coalesce((SELECT json_agg(json_build_array(
                        ic.relname, i.indisunique,
                        ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
@@ -28,7 +30,24 @@ _RELATIONS = f"""
                        i.indexprs IS NOT NULL OR i.indpred IS NOT NULL,
                        pg_get_indexdef(i.indexrelid)) ORDER BY ic.relname)
               FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-             WHERE i.indrelid = c.oid) AS indexes
+             WHERE i.indrelid = c.oid), '[]') AS indexes,
+           coalesce((SELECT json_agg(json_build_array(a.attname, d.description) ORDER BY a.attnum)
+              FROM pg_description d JOIN pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid
+             WHERE d.classoid = 'pg_class'::regclass AND d.objoid = c.oid AND d.objsubid > 0), '[]') AS column_comments,
+           coalesce((SELECT json_agg(json_build_array(a.attname, x.grantee, x.privilege, x.grantable)
+                            ORDER BY a.attnum, x.grantee, x.privilege)
+              FROM pg_attribute a
+              CROSS JOIN LATERAL (SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(e.grantee) END AS grantee,
+                                         e.privilege_type AS privilege, e.is_grantable AS grantable
+                                  FROM aclexplode(a.attacl) e) x
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL), '[]') AS column_privileges,
+           coalesce((SELECT json_agg(json_build_array(a.attname, pg_get_expr(ad.adbin, ad.adrelid)) ORDER BY a.attnum)
+              FROM pg_attrdef ad JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+             WHERE ad.adrelid = c.oid), '[]') AS column_defaults,
+           coalesce((SELECT json_agg(pg_get_triggerdef(t.oid) ORDER BY t.tgname)
+              FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]') AS triggers,
+           coalesce((SELECT json_agg(pg_get_ruledef(r.oid) ORDER BY r.rulename)
+              FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN'), '[]') AS rules
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('v', 'm') AND {{where}}
     ORDER BY n.nspname, c.relname
@@ -36,6 +55,7 @@ _RELATIONS = f"""
 
 _FUNCTIONS = f"""
     SELECT p.oid, n.nspname AS schema, p.proname AS name,
+           format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS ident,
            pg_get_function_arguments(p.oid) AS arguments,
            pg_get_function_identity_arguments(p.oid) AS identity,
            pg_get_functiondef(p.oid) AS definition,
@@ -53,14 +73,19 @@ _IN_SCHEMAS = "n.nspname = ANY(CAST(:schemas AS text[])) AND {not_extension}"
 
 KINDS = {"v": "view", "m": "materialized view", "f": "function"}
 
+#: One relation or function by oid, for the server-side replacement, which reads ``{oid}``.
+RELATION_BY_OID = _RELATIONS.replace("{where}", "c.oid = {oid}")
+FUNCTION_BY_OID = _FUNCTIONS.replace("{where}", "p.oid = {oid}")
+
 
 def _rows(conn, query: str, params: dict) -> List[Dict]:
     rows = []
     for row in conn.execute(sa.text(query), params).mappings():
         row = dict(row)
-        for key in ("privileges", "default_privileges", "indexes"):
+        for key in ("privileges", "default_privileges", "indexes", "column_comments", "column_privileges",
+                    "column_defaults", "triggers", "rules"):
             if key in row:
-                row[key] = [tuple(item) for item in loads(row[key]) or []]
+                row[key] = [tuple(item) if isinstance(item, list) else item for item in loads(row[key]) or []]
         row["kind"] = KINDS[row.get("relkind", "f")]
         rows.append(row)
     return rows

@@ -1,7 +1,8 @@
 """DDL constructs: the only place that assembles SQL (see `base` for the quoting rule).
 
 `roles` (SET/RESET ROLE), `tables` (IF [NOT] EXISTS variants), `privileges`
-(GRANT/REVOKE) and `objects` (views, functions, materialized views).
+(GRANT/REVOKE), `objects` (views, functions, materialized views) and
+`replace` (replacing them, done by the server: ``replace.sql``).
 """
 
 from .base import KEYWORDS, CatalogDefinition, Comment, qualified, sql_text
@@ -16,6 +17,7 @@ from .objects import (
     SetOwner,
 )
 from .privileges import OBJECT_KINDS, PRIVILEGES, Grant, Revoke
+from .replace import ReplaceObjects, Step, Target
 from .roles import ResetRole, SetRole
 from .tables import AddColumn, DropColumn, DropConstraint, DropIndex, DropTable
 
@@ -23,6 +25,7 @@ __all__ = [
     "KEYWORDS", "OBJECT_KINDS", "PRIVILEGES",
     "AddColumn", "CatalogDefinition", "Comment", "CreateFunction", "CreateIndexOn", "CreateView",
     "DropColumn", "DropConstraint", "DropIndex", "DropObject", "DropTable", "Grant", "ObjectDDL",
-    "RefreshMaterializedView", "ResetRole", "Revoke", "SetComment", "SetOwner", "SetRole",
+    "RefreshMaterializedView", "ReplaceObjects", "ResetRole", "Revoke", "SetComment", "SetOwner", "SetRole", "Step",
+    "Target",
     "qualified", "sql_text",
 ]

@@ -53,7 +53,8 @@ class ReplaceableObject:
             raise ValueError(f"a {self.kind} needs a name")
         self.name, self.definition, self.schema = name, definition, schema
         self.grants: Dict[str, Tuple[str, ...]] = {
-            role: tuple(" ".join(p.upper().split()) for p in privs) for role, privs in (grants or {}).items()
+            "PUBLIC" if role.upper() == "PUBLIC" else role: tuple(" ".join(p.upper().split()) for p in privs)
+            for role, privs in (grants or {}).items()
         }
         unknown = {p for privs in self.grants.values() for p in privs} - ddl.PRIVILEGES
         if unknown:
@@ -147,14 +148,29 @@ class ReplaceableObject:
         ]
 
 
-def declared_grants(privileges: Iterable[Tuple[str, str, bool]], defaults: Iterable[Tuple[str, str, bool]]) -> Dict[str, List[str]]:
-    """``{grantee: [privilege, ...]}``: the catalog's effective privileges beyond an object's defaults."""
+def declared_grants(privileges: Iterable[Tuple[str, str, bool]], defaults: Iterable[Tuple[str, str, bool]],
+                    owner: str) -> Dict[str, List[str]]:
+    """``{grantee: [privilege, ...]}``: the catalog's effective privileges beyond an object's defaults;
+    ``["ALL"]`` for a grantee that holds every privilege the kind has (what the owner starts with)."""
+    defaults = list(defaults)
+    everything = {p for g, p, _ in defaults if g == owner}
     default = {(g, p) for g, p, _ in defaults}
     grants: Dict[str, List[str]] = {}
     for grantee, privilege, _ in privileges:
         if (grantee, privilege) not in default:
             grants.setdefault(grantee, []).append(privilege)
+    for grantee, held in grants.items():
+        if everything and set(held) == everything:  # beyond the defaults, so none of them is a default
+            grants[grantee] = ["ALL"]
     return grants
+
+
+def expand(privileges: Iterable[str], everything: Iterable[str]) -> set:
+    """A set of privileges with ``ALL`` (or ``ALL PRIVILEGES``) replaced by ``everything``."""
+    held = set(privileges)
+    if held & {"ALL", "ALL PRIVILEGES"}:
+        held = (held - {"ALL", "ALL PRIVILEGES"}) | set(everything)
+    return held
 
 
 def fold(text: str) -> str:
@@ -164,8 +180,13 @@ def fold(text: str) -> str:
 
 
 def identified(obj, row: dict, identity: str, fingerprint: str):
-    """Mark an object read from the catalog with its oid, ``identity`` and ``fingerprint``."""
+    """Mark an object read from the catalog with its oid, ``identity`` and ``fingerprint``
+    (``all_privileges``, what ALL stands for on it, and ``held``, its effective privileges by grantee)."""
     obj.oid = row["oid"]
+    obj.all_privileges = {p for g, p, _ in row["default_privileges"] if g == row["owner"]}
+    obj.held = {}
+    for grantee, privilege, _ in row["privileges"]:
+        obj.held.setdefault(grantee, set()).add(privilege)
     obj.identity = (obj.kind, row["schema"], obj.name, identity)
     obj.fingerprint = fingerprint
     return obj

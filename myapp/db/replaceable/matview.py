@@ -49,7 +49,7 @@ class ReplaceableMatview(ReplaceableObject):
             definition = row["definition"].strip().rstrip(";")
             indexes = [MatviewIndex(name, columns, unique)
                        for name, unique, columns, partial, _ in row["indexes"] if not partial]
-            grants = declared_grants(row["privileges"], row["default_privileges"])
+            grants = declared_grants(row["privileges"], row["default_privileges"], row["owner"])
             obj = cls(row["name"], definition, schema=row["schema"], indexes=indexes, grants=grants)
             found.append(identified(obj, row, "", fold(definition)))
         return found

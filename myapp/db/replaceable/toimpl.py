@@ -5,14 +5,15 @@ Each function takes ``(operations, operation)``, as Alembic's implementations do
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from .. import ddl
-from ..catalog import lookup
-from ..errors import ObjectError, first_line
+from ..errors import ObjectError
 from . import dependents
 from .base import ReplaceableObject
+from .function import ReplaceableFunction
 from .matview import ReplaceableMatview
+
+#: The kinds the server-side replacement handles (`myapp.db.ddl.replace`).
+_SERVER_KINDS = ("view", "materialized view", "function")
 
 
 def _run(operations, statements) -> None:
@@ -44,93 +45,45 @@ def drop_replaceable_object(operations, operation):
     operations.execute(obj.drop())
 
 
-def _same(a, b) -> bool:
-    """Whether two objects (declared or captured) name the same thing; no schema matches any."""
-    return (a.kind, a.name) == (b.kind, b.name) and (not a.schema or not b.schema or a.schema == b.schema)
+def _target(obj: ReplaceableObject) -> ddl.Target:
+    arguments = obj.input_arguments if isinstance(obj, ReplaceableFunction) else ()
+    return ddl.Target(obj.label, obj.kind, obj.schema, obj.name, arguments)
 
 
-def _replace_in_place(operations, conn, new: ReplaceableObject, old) -> bool:
-    """CREATE OR REPLACE when PostgreSQL accepts it as compatible; True if it did."""
-    statement = new.create_or_replace()
-    if statement is None or not _same(new, old):
-        return False
-    def count():
-        return len(lookup.function_oids(conn, new.schema, new.name))
-
-    before = count() if new.kind == "function" else None
-    savepoint = conn.begin_nested()
-    try:
-        operations.execute(statement)
-    except sa.exc.DBAPIError:
-        # Columns renamed, reordered or retyped; a different return type: not compatible.
-        savepoint.rollback()
-        return False
-    if before is not None and count() != before:
-        savepoint.rollback()  # other argument types made an overload, not a replacement
-        return False
-    savepoint.commit()
-    _run(operations, new.after_create())
-    return True
+def _step(new: ReplaceableObject, old: ReplaceableObject) -> ddl.Step:
+    return ddl.Step(
+        new=_target(new), old=_target(old),
+        create=[new.create(), *new.index_statements()], or_replace=new.create_or_replace(),
+        grants=_declared_grants(new),
+        indexes=[ix.name for ix in new.indexes] if isinstance(new, ReplaceableMatview) else [],
+    )
 
 
-def _find(conn, obj):
-    found = dependents.find(conn, obj.kind, obj.schema, obj.name, obj.arguments)
-    if found is None:
-        raise ObjectError(obj.label, f"cannot replace {obj.label}: it is not in the database")
-    return found
-
-
-def _create_onto(operations, new: ReplaceableObject, captured) -> None:
-    """Create ``new`` where ``captured`` was, with its owner, privileges, comment and extra indexes."""
-    _run(operations, [new.create(), *new.index_statements()])
-    declared = [ix.name for ix in new.indexes] if isinstance(new, ReplaceableMatview) else []
-    _run(operations, captured.restore(new, skip_indexes=declared, grants=_declared_grants(new)))
-
-
-def _replace(operations, new: ReplaceableObject, old, changed_dependents=()) -> None:
-    conn = operations.get_bind()
-    if _replace_in_place(operations, conn, new, old):
-        for dependent in changed_dependents:
-            _replace(operations, dependent, _find(conn, dependent))
-        return
-    current = old if isinstance(old, dependents.Captured) else _find(conn, old)
-    below = dependents.dependents(conn, current)
-    _run(operations, [d.drop() for d in reversed(below)])
-    operations.execute(current.drop())
-    _create_onto(operations, new, current)
-    pending = list(changed_dependents)
-    for captured in below:
-        replacement = next((d for d in pending if _same(d, captured)), None)
-        try:
-            if replacement is not None:
-                pending.remove(replacement)
-                _create_onto(operations, replacement, captured)
-            else:
-                _run(operations, captured.recreate())
-        except sa.exc.DBAPIError as exc:
-            raise ObjectError(
-                captured.label,
-                f"cannot recreate {captured.label}, which depends on {new.label}, after replacing it: "
-                f"{first_line(exc)}; pass its new version in dependents= of this replacement"
-            ) from None
-    for dependent in pending:  # changed, but did not depend on the old version
-        _replace(operations, dependent, _find(conn, dependent))
+def _plain(new: ReplaceableObject, old: ReplaceableObject) -> list:
+    """A kind the server-side replacement does not know (a plugin's): in place if it can be, else
+    DROP and CREATE; its dependents are not tracked."""
+    in_place = new.create_or_replace()
+    if in_place is not None:
+        return [in_place, *new.after_create()]
+    return [old.drop(), new.create(), *new.after_create()]
 
 
 def replace_replaceable_object(operations, operation):
+    """Replace ``old`` by ``new``: the server does it, reading its catalog when the statement
+    runs, so ``migrate --sql`` prints the very statement ``migrate`` executes."""
     new, old, changed = operation.new, operation.old, operation.dependents
-    if operations.get_context().as_sql:
-        operations.execute(
-            ddl.Comment(
-                f"{new.label}: plain DROP and CREATE offline; dependents, privileges, owner\n"
-                "and comment are read from the catalog only when migrating online."
-            )
-        )
-        _run(operations, [d.drop() for d in reversed(changed)])
-        _run(operations, [old.drop(), new.create(), *new.after_create()])
-        _run(operations, [s for d in changed for s in (d.create(), *d.after_create())])
+    if new.kind not in _SERVER_KINDS or old.kind not in _SERVER_KINDS:
+        _run(operations, _plain(new, old))
+        _run(operations, [s for d in changed for s in _plain(d, d)])
         return
-    _replace(operations, new, old, changed)
+    if operations.get_context().as_sql:
+        operations.execute(ddl.Comment(
+            f"Replace {old.label}. The server does it when this runs: CREATE OR REPLACE\n"
+            "where compatible; else it finds the dependents in pg_depend, saves their definitions,\n"
+            "owners, privileges, comments, indexes, triggers and populated state, drops them,\n"
+            "creates the new version and puts them back."
+        ))
+    operations.execute(ddl.ReplaceObjects([_step(new, old), *(_step(d, d) for d in changed)]))
 
 
 def refresh_materialized_view(operations, operation):

@@ -17,7 +17,7 @@ class ReplaceableView(ReplaceableObject):
         found = []
         for row in catalog.relations(connection, schemas=schemas, relkind="v"):
             definition = row["definition"].strip().rstrip(";")
-            grants = declared_grants(row["privileges"], row["default_privileges"])
+            grants = declared_grants(row["privileges"], row["default_privileges"], row["owner"])
             obj = cls(row["name"], definition, schema=row["schema"], grants=grants)
             found.append(identified(obj, row, "", fold(definition)))
         return found
