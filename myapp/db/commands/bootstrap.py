@@ -65,6 +65,10 @@ def bootstrap(database: Any = None, *, app=None, progress: Optional[Progress] = 
         started = time.perf_counter()
         metadata.create_all(conn)
         created = registry.create_all(conn, objects)
+        for obj in created:
+            if obj.kind in records.RECORDED_KINDS:
+                for statement in records.record_object(obj):
+                    conn.execute(statement)
         _stamp(conn, script, settings.migrations_dir / "versions", settings.app.package_version())
         heads = recorder.current_heads(conn)
         progress.note(

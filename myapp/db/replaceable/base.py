@@ -8,6 +8,7 @@ trigger, a policy) subclasses `ReplaceableObject`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -189,4 +190,14 @@ def identified(obj, row: dict, identity: str, fingerprint: str):
         obj.held.setdefault(grantee, set()).add(privilege)
     obj.identity = (obj.kind, row["schema"], obj.name, identity)
     obj.fingerprint = fingerprint
+    #: What `myapp.db.runtime.records` keeps of it: md5 of PostgreSQL's text (a hand edit changes it).
+    obj.stored_hash = hashlib.md5(row["definition"].encode()).hexdigest()
     return obj
+
+
+def source_hash(obj) -> str:
+    """A hash of what an object declares (white space in its definition does not count), as recorded."""
+    value = repr((obj.kind, obj.schema or "", obj.name, obj.arguments, fold(obj.definition),
+                  sorted(obj.grants.items()), getattr(obj, "indexes", ()), getattr(obj, "with_data", True),
+                  sorted(getattr(obj, "options", {}).items()) if isinstance(getattr(obj, "options", None), dict) else None))
+    return hashlib.sha256(value.encode()).hexdigest()

@@ -32,7 +32,9 @@ class ReplaceableFunction(ReplaceableObject):
             grants = declared_grants(row["privileges"], row["default_privileges"], row["owner"])
             obj = cls(f"{row['name']}({row['arguments']})", _body(row), schema=row["schema"], grants=grants)
             obj._identity = row["identity"]  # PostgreSQL's own rendering
-            found.append(identified(obj, row, row["identity"], fold(row["definition"])))
+            identified(obj, row, row["identity"], fold(row["definition"]))
+            obj.body_fingerprint = fold(row["arguments"]) + "\n" + fold(_body(row))  # without the qualified name
+            found.append(obj)
         return found
 
     @property

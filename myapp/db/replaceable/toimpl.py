@@ -6,6 +6,7 @@ Each function takes ``(operations, operation)``, as Alembic's implementations do
 from __future__ import annotations
 
 from .. import ddl
+from ..runtime import records
 from ..errors import ObjectError
 from . import dependents
 from .base import ReplaceableObject
@@ -25,9 +26,18 @@ def _declared_grants(obj: ReplaceableObject):
     return [(role, privilege) for role, privileges in obj.grants.items() for privilege in privileges]
 
 
+def _record(operations, *objects) -> None:
+    """Record what was created, for checks that need not ask PostgreSQL to normalise it again."""
+    schema = operations.get_context().version_table_schema
+    for obj in objects:
+        if obj.kind in records.RECORDED_KINDS:
+            _run(operations, records.record_object(obj, schema))
+
+
 def create_replaceable_object(operations, operation):
     obj = operation.target
     _run(operations, [obj.create(), *obj.after_create()])
+    _record(operations, obj)
 
 
 def drop_replaceable_object(operations, operation):
@@ -43,6 +53,8 @@ def drop_replaceable_object(operations, operation):
                 "depend on it; drop or replace them first"
             )
     operations.execute(obj.drop())
+    if obj.kind in records.RECORDED_KINDS:
+        _run(operations, records.forget_object(obj, operations.get_context().version_table_schema))
 
 
 def _target(obj: ReplaceableObject) -> ddl.Target:
@@ -75,6 +87,7 @@ def replace_replaceable_object(operations, operation):
     if new.kind not in _SERVER_KINDS or old.kind not in _SERVER_KINDS:
         _run(operations, _plain(new, old))
         _run(operations, [s for d in changed for s in _plain(d, d)])
+        _record(operations, new, *changed)
         return
     if operations.get_context().as_sql:
         operations.execute(ddl.Comment(
@@ -84,6 +97,7 @@ def replace_replaceable_object(operations, operation):
             "creates the new version and puts them back."
         ))
     operations.execute(ddl.ReplaceObjects([_step(new, old), *(_step(d, d) for d in changed)]))
+    _record(operations, new, *changed)
 
 
 def refresh_materialized_view(operations, operation):

@@ -24,8 +24,9 @@ from typing import Dict, Iterable, List, Optional
 import sqlalchemy as sa
 
 TABLE = "myapp_db_revisions"
+OBJECTS = "myapp_db_objects"
 #: Every table the framework keeps for itself (never the app's: autogenerate leaves them alone).
-OWN_TABLES = frozenset({TABLE})
+OWN_TABLES = frozenset({TABLE, OBJECTS})
 
 
 def table(schema: Optional[str] = None) -> sa.Table:
@@ -188,3 +189,82 @@ def verify(conn, script, heads, *, accept=(), write: bool, version: Optional[str
                                         package_version=version, schema=schema):
                     conn.execute(statement)
     return [e for e in changed if e.revision in wanted]
+
+
+# -- replaceable objects ----------------------------------------------------------------
+#
+# One row per view, materialized view and function the operations (or bootstrap)
+# created: a hash of what was declared, and md5 of PostgreSQL's text of it right
+# after. A check compares the declared hash with the first and the catalog with the
+# second, and asks PostgreSQL to normalise only what differs.
+
+def objects_table(schema: Optional[str] = None) -> sa.Table:
+    return sa.Table(
+        OBJECTS, sa.MetaData(),
+        sa.Column("kind", sa.String(32), primary_key=True),
+        sa.Column("schema", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("identity", sa.Text, primary_key=True),  # a function's identity arguments, '' otherwise
+        sa.Column("source_hash", sa.String(64), nullable=False),
+        sa.Column("catalog_hash", sa.String(32), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        schema=schema,
+    )
+
+
+_OBJECT_ROW = {
+    # kind -> (SELECT of kind, schema, name, identity, md5 of PostgreSQL's text) for one object, found by name
+    "view": "SELECT 'view', n.nspname, c.relname, '', md5(pg_get_viewdef(c.oid)) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v'"
+            " AND c.oid = to_regclass(format('%I.%I', coalesce(CAST(:schema AS text), current_schema()), CAST(:name AS text)))",
+    "materialized view": "SELECT 'materialized view', n.nspname, c.relname, '', md5(pg_get_viewdef(c.oid)) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm'"
+            " AND c.oid = to_regclass(format('%I.%I', coalesce(CAST(:schema AS text), current_schema()), CAST(:name AS text)))",
+    # the function of that name with these identity arguments, or the only one of that name
+    "function": "SELECT 'function', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),"
+            " md5(pg_get_functiondef(p.oid)) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE p.proname = CAST(:name AS text) AND p.prokind = 'f'"
+            " AND n.nspname = coalesce(CAST(:schema AS text), current_schema())"
+            " ORDER BY pg_get_function_identity_arguments(p.oid) = CAST(:identity AS text) DESC LIMIT 1",
+}
+
+RECORDED_KINDS = frozenset(_OBJECT_ROW)
+
+
+def _object_key(t, obj):
+    schema = sa.func.current_schema() if obj.schema is None else sa.literal(obj.schema, sa.Text)
+    return sa.and_(t.c.kind == obj.kind, t.c.name == obj.name, t.c.schema == schema)
+
+
+def record_object(obj, schema: Optional[str] = None) -> List[sa.sql.Executable]:
+    """Statements that record ``obj`` (just created) as declared, with PostgreSQL's text of it read at run time."""
+    from ..replaceable.base import source_hash
+
+    t = objects_table(schema)
+    params = {"schema": obj.schema, "name": obj.name, "source": source_hash(obj)}
+    if obj.kind == "function":
+        params["identity"] = obj.arguments
+    select = sa.text(_OBJECT_ROW[obj.kind].replace("SELECT ", "SELECT CAST(:source AS text), ", 1)).bindparams(**params)
+    columns = [t.c.source_hash, t.c.kind, t.c.schema, t.c.name, t.c.identity, t.c.catalog_hash]
+    where = _object_key(t, obj)
+    return [
+        sa.schema.CreateTable(t, if_not_exists=True),
+        t.delete().where(where),
+        t.insert().from_select(columns, select.columns(*[sa.column(f"c{i}") for i in range(6)])),
+    ]
+
+
+def forget_object(obj, schema: Optional[str] = None) -> List[sa.sql.Executable]:
+    t = objects_table(schema)
+    where = _object_key(t, obj)
+    return [sa.schema.CreateTable(t, if_not_exists=True), t.delete().where(where)]
+
+
+def read_objects(conn, schema: Optional[str] = None) -> Optional[Dict[tuple, tuple]]:
+    """``{(kind, schema, name, identity): (source hash, catalog hash)}``; None when nothing was recorded yet."""
+    name = f"{schema}.{OBJECTS}" if schema else OBJECTS
+    if conn.scalar(sa.text("SELECT to_regclass(CAST(:t AS text))"), {"t": name}) is None:
+        return None
+    t = objects_table(schema)
+    rows = conn.execute(sa.select(t.c.kind, t.c.schema, t.c.name, t.c.identity, t.c.source_hash, t.c.catalog_hash))
+    return {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in rows}
