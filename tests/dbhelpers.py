@@ -30,3 +30,16 @@ def schema(engine):
 
 def tables(engine):
     return sorted({row[1] for row in snapshot(engine)["relations"] if row[2] == "r"})
+
+
+def assert_one_line(result, *fragments, status=2):
+    """A CLI mistake: exit ``status``, one error line holding every fragment, no traceback."""
+    assert result.status == status, result
+    errors = [line for line in result.err.splitlines() if ": error: " in line]
+    assert len(errors) == 1, result
+    assert "Traceback" not in result.err + result.out, result
+    others = [line for line in result.err.splitlines() if line not in errors and not line.startswith("Database: ")]
+    assert not others, result
+    for fragment in fragments:
+        assert fragment in errors[0], (fragment, errors[0])
+    return errors[0]

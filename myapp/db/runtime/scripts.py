@@ -13,9 +13,12 @@ from argparse import Namespace
 from pathlib import Path
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError as AlembicCommandError
 from alembic.util import load_python_file
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, HistoryError, first_line
+from . import history
 
 #: The framework's env.py and revision template.
 SCAFFOLD = Path(__file__).resolve().parent / "scaffold"
@@ -28,12 +31,34 @@ class AppScripts(ScriptDirectory):
         super().__init__(*args, **kw)
         self.env_dir = env_dir
 
+    def _load_revisions(self):
+        # Alembic's own loop, replaced (see compat.revision_files): broken files are named.
+        return history.load(self)
+
     def run_env(self) -> None:
         load_python_file(self.env_dir, "env.py")
 
     @property
     def env_py_location(self) -> str:
         return str(self.env_dir / "env.py")
+
+
+def docstring(message) -> str:
+    """``message`` as the body of a triple-quoted string literal that reads back exactly as ``message``.
+
+    The revision template writes the message with it, so no message can end
+    the docstring early or slip code into the file: backslashes and quotes are
+    escaped, anything unprintable written as an escape sequence.
+    """
+    out = []
+    for ch in str(message):
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
+    return "".join(out)
 
 
 def _own(migrations_dir: Path, name: str) -> Path:
@@ -56,8 +81,9 @@ def config(migrations_dir: Path, *, output_buffer=None) -> Config:
 def scripts(migrations_dir: Path) -> AppScripts:
     """The `ScriptDirectory` of ``migrations_dir``, shared by every command in this process.
 
-    Its revision map is built on first use and then kept, so a process that
-    runs several commands reads and imports the revision files only once.
+    Its revision map is built here and then kept, so a process that runs
+    several commands reads and imports the revision files only once; a broken
+    history is a `HistoryError` before any command starts.
     """
     versions = migrations_dir / "versions"
     if not versions.is_dir():
@@ -65,7 +91,7 @@ def scripts(migrations_dir: Path) -> AppScripts:
             f"no migrations in {migrations_dir}: it has no versions/ folder; "
             "create it, or point the App (or its _MIGRATIONS_DIR variable) at the right folder"
         )
-    return AppScripts(
+    script = AppScripts(
         str(_own(migrations_dir, "script.py.mako")),
         version_locations=[str(versions)],
         file_template="%(rev)s_%(slug)s",
@@ -73,4 +99,11 @@ def scripts(migrations_dir: Path) -> AppScripts:
         messaging_opts={"quiet": True},  # Alembic's own "Generating ..." lines would land on stdout
         env_dir=_own(migrations_dir, "env.py"),
     )
+    try:
+        script.get_heads()  # builds the revision map: every file imported and checked
+    except (RevisionError, AlembicCommandError, KeyError) as exc:  # what Alembic itself still finds
+        raise HistoryError(
+            f"the revisions in {versions} do not form a history: {first_line(exc)}; fix the revision files"
+        ) from exc
+    return script
 
