@@ -40,7 +40,7 @@ def describe_exception(exc: BaseException) -> str:
         return first_line(exc)
     text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     if isinstance(exc, SystemExit):
-        return f"SystemExit({exc.code!r}) was raised: a revision or hook may not exit the process"
+        return f"SystemExit({exc.code!r}) was raised"
     if text:
         return f"{type(exc).__name__}: {text}"
     return f"{type(exc).__name__} {_raised_at(exc)}".rstrip()

@@ -207,9 +207,10 @@ def _checked(data_dir: Path) -> Path:
             "give a database URL (--url or the App's _DATABASE_URL variable)"
         )
     text = os.fsdecode(data_dir)
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if not text.strip() or not all(ch.isprintable() or ch == " " for ch in text):
         raise ConfigurationError(
-            f"the embedded data directory {text!r} has a control character in its name; choose another"
+            f"the embedded data directory {text!r} is empty or has a control character (or bytes that are "
+            "not text) in its name; choose another"
         )
     path = Path(text).expanduser().absolute()
     for folder in (path, *path.parents):

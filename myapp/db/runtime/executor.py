@@ -17,7 +17,7 @@ from alembic.script.revision import RevisionError
 from alembic.util import CommandError as AlembicCommandError
 
 from ..app import App
-from ..errors import CommandError, RevisionFailed, TargetError, describe_exception, first_line
+from ..errors import INTERRUPTS, CommandError, RevisionFailed, TargetError, describe_exception, first_line
 from ..progress import Progress
 from . import recorder, scripts
 from .env import RUN, Run
@@ -61,7 +61,9 @@ def run(
     try:
         with EnvironmentContext(cfg, script, fn=migrations_fn):
             script.run_env()
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit in a revision or hook fails the run too
+        if isinstance(exc, INTERRUPTS):
+            raise
         p = state["plan"]
         if p is None or state["done"] >= len(p.steps):
             raise
@@ -102,6 +104,8 @@ def render_sql(app: App, migrations_dir: Path, target: str, start: Optional[str]
     """Return the plan and the SQL that would move a database at ``start`` to ``target``."""
     script = scripts.scripts(migrations_dir)
     heads: Heads = ()
+    if start is not None and not start.strip():
+        raise TargetError(start, "--from is empty: give the revision the database is at, or leave it out")
     if start and start not in ("base", "zero"):
         try:
             heads = (script.get_revision(start).revision,)
@@ -125,7 +129,9 @@ def render_sql(app: App, migrations_dir: Path, target: str, start: Optional[str]
             destination_rev=p.destination,
         ):
             script.run_env()
-    except Exception as exc:
+    except BaseException as exc:
+        if isinstance(exc, INTERRUPTS):
+            raise
         # Alembic writes "-- Running upgrade A -> B" (or "downgrade B -> A") before each step.
         running = re.findall(r"^-- Running (\w+) (\S+) -> (\S+)", buf.getvalue(), re.M)
         where = ""

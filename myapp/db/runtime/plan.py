@@ -78,7 +78,10 @@ def plan(script: ScriptDirectory, heads: Heads, target: str) -> Plan:
     ``+N`` are refused (`DivergentHeads`); a revision named on one branch may
     still be reached, as with Alembic.
     """
-    target = (target or "head").strip()
+    target = "head" if target is None else target.strip()
+    if not target:
+        raise TargetError(target, "the migration target is empty: give a revision id or prefix, "
+                                  "'head', 'zero', '-1' or '+2'")
     history.check_known(script, heads)
     if target in ("head", "heads") or (target[:1] == "+" and target[1:].isdigit()):
         history.single_head(script, f"migrate to {target}", ", or migrate to one of them by its id")
