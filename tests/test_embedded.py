@@ -132,13 +132,16 @@ def test_home_and_its_parents_keep_their_permissions(tmp_path):
     real_home = Path(os.path.expanduser("~"))
     watched = [home, *home.parents, real_home, Path(tempfile.gettempdir())]
     before = modes(watched)
-    env = {"HOME": str(home), "XDG_DATA_HOME": ""}
+    runtime = tmp_path / "run"  # where the wheel's own server class would make its shared socket folder
+    runtime.mkdir(mode=0o700)
+    env = {"HOME": str(home), "XDG_DATA_HOME": "", "XDG_RUNTIME_DIR": str(runtime)}
     try:
         done = run_process("current", env=env)
         assert done.returncode == 0, done.stderr
         data_dir = home / ".local" / "share" / "myapp" / "pgdata"
         assert f"in {data_dir}" in done.stderr
         assert modes(watched) == before
+        assert not list(runtime.iterdir())
         # The folders made on the way are private too.
         assert modes([home / ".local", home / ".local" / "share", data_dir.parent]) == {
             str(p): 0o700 for p in (home / ".local", home / ".local" / "share", data_dir.parent)

@@ -137,7 +137,7 @@ def garbage(draw):
 
 
 @settings(
-    max_examples=int(os.environ.get("MYAPP_FUZZ_EXAMPLES", "80")),
+    max_examples=int(os.environ.get("MYAPP_FUZZ_EXAMPLES", "60")),
     derandomize=not os.environ.get("MYAPP_FUZZ_RANDOM"),
     database=None,
     deadline=None,

@@ -71,7 +71,7 @@ def test_the_template_escapes_for_plain_alembic_too():
         assert ast.literal_eval('"""' + scripts.docstring(text) + '"""') == text
 
 
-@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=1, max_size=40))
 def test_generated_messages_are_refused_or_round_trip(cli, migrations_copy, db_url, message):
     assert ast.literal_eval('"""' + scripts.docstring(message) + '"""') == message

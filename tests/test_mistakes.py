@@ -12,7 +12,9 @@ import textwrap
 import pytest
 
 from dbhelpers import HEAD, REVISIONS, assert_one_line, snapshot, version
-from test_plugins import Site
+import test_plugins
+
+site = test_plugins.site  # the fixture: plugin distributions on sys.path
 
 LISTINGS = (["showmigrations"], ["heads"], ["history"], ["current"])
 
@@ -87,6 +89,11 @@ def test_two_files_with_one_revision_id_are_refused_naming_both(cli, migrations_
     for args in (["migrate"], ["heads"], ["showmigrations"]):
         assert_unchanged(cli, head_url, engine_for, args, f"revision id {HEAD} is declared by two files",
                          str(original), str(copy))
+    from myapp.db import DuplicateRevision, showmigrations
+
+    with pytest.raises(DuplicateRevision) as raised:
+        showmigrations(head_url)
+    assert raised.value.revision == HEAD and {str(f) for f in raised.value.files} == {str(original), str(copy)}
 
 
 def test_a_database_at_a_revision_no_file_has(cli, head_url, engine_for):
@@ -114,6 +121,12 @@ def test_two_heads_are_refused_naming_both(cli, migrations_copy, db_url, engine_
         assert_unchanged(cli, db_url, engine_for, args, "the history has 2 heads", "b2b2b2b2b2b2", other,
                          HEAD, str(head_file(migrations_copy)), "makemigrations --merge")
     assert_one_line(cli("migrate", "--sql"), "the history has 2 heads")
+    from myapp.db import DivergentHeads, migrate
+
+    with pytest.raises(DivergentHeads) as raised:
+        migrate(db_url)
+    assert raised.value.heads == tuple(sorted(["b2b2b2b2b2b2", HEAD]))
+    assert sorted(map(str, raised.value.files)) == sorted([other, str(head_file(migrations_copy))])
     assert len(list((migrations_copy / "versions").glob("*.py"))) == len(REVISIONS) + 1
 
     # A revision named on one branch is still a target, as with Alembic.
@@ -172,19 +185,6 @@ def test_system_exit_in_a_revision_fails_the_run(cli, migrations_copy, db_url, e
     # With --step, the revisions before it stay; the one that exited does not count as applied.
     assert_one_line(cli("migrate", "--step", "--url", db_url), "SystemExit(0) was raised")
     assert version(engine) == [HEAD] and "before_exit" not in str(snapshot(engine))
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    from myapp.db import plugins
-
-    root = tmp_path / "site"
-    root.mkdir()
-    monkeypatch.syspath_prepend(str(root))
-    monkeypatch.setenv("PYTHONPATH", str(root))
-    plugins.reset()
-    yield Site(root, monkeypatch)
-    plugins.reset()
 
 
 @pytest.mark.parametrize("where", ["before_revision", "after_migrate", "import"])

@@ -362,6 +362,8 @@ def _data_arg(data_dir: Path, user: _User) -> str:
             f"({blocked[0]} is closed to other users); choose a data directory it can reach, "
             "run as another user, or give a URL"
         )
+    if any(ch in str(data_dir) for ch in '"$`\\'):  # pg_ctl would paste it into a shell command
+        raise ConfigurationError(f"the embedded data directory {data_dir} may not hold \" $ ` or \\ here")
     return str(data_dir)
 
 
