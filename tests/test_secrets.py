@@ -43,6 +43,24 @@ COMMANDS = [["migrate"], ["migrate", "--check"], ["showmigrations"], ["current"]
             ["makemigrations", "--check"], ["refresh"]]
 
 
+@pytest.fixture(autouse=True)
+def forget_secrets(monkeypatch):
+    """Each test starts with no password remembered, as a fresh process does."""
+    from myapp.db import settings
+
+    monkeypatch.setattr(settings, "_secrets", set())
+
+
+def test_mask():
+    from myapp.db.settings import mask
+
+    assert mask(f"identified by 'postgresql://me:{PASSWORD}'; run") == "identified by 'postgresql://me:***'; run"
+    assert mask(f"postgresql://me:{PASSWORD}@db/x and postgresql://db:5432/x") == \
+        "postgresql://me:***@db/x and postgresql://db:5432/x"
+    assert mask(f"host=db password={PASSWORD} user=me") == "host=db password=*** user=me"
+    assert mask(f"CREATE ROLE r LOGIN PASSWORD '{PASSWORD}'") == "CREATE ROLE r LOGIN PASSWORD '***'"
+
+
 def assert_no_secret(result):
     text = result.out + result.err
     assert PASSWORD not in text and ENCODED not in text, result
@@ -64,10 +82,10 @@ def test_no_failing_command_prints_the_password(cli, server_url, monkeypatch, fl
         assert_no_secret(result)
 
 
-def test_the_password_in_misplaced_arguments_is_masked(cli):
+def test_the_password_in_misplaced_arguments_is_masked(cli, db_url):
     url = f"postgresql://me:{PASSWORD}@127.0.0.1:1/x"
-    for args in (["migrate", url], ["migrate", "--ulr", url], ["migrate", "--url", url, url],
-                 ["migrate", "--sql", "--from", url], ["refresh", url, "--url", url]):
+    for args in (["migrate", url, "--url", db_url], ["migrate", "--ulr", url], ["migrate", "--url", url, url],
+                 ["migrate", "--sql", "--from", url], ["refresh", url, "--url", db_url]):
         result = cli(*args)
         assert result.status == 2, result
         assert_no_secret(result)

@@ -38,6 +38,8 @@ def mask(text: str) -> str:
     """``text`` with every password in it masked: in URLs, ``password=`` pairs, SQL, and every one seen."""
     text = str(text)
     text = re.sub(r"(://[^:/@\s]*:)\S*@", r"\1***@", text)
+    # A URL cut short before its '@' (as some messages quote one): what follows "user:" is no port.
+    text = re.sub(r"(://[^:/@\s'\"]*:)(?!\d*(?:[/?'\"\s]|$))[^/@\s'\"]+(?=['\"\s]|$)", r"\1***", text)
     text = re.sub(r"(?i)((?:ssl)?password\s*=\s*)('[^']*'|\"[^\"]*\"|[^&\s'\"]*)", r"\1***", text)
     text = re.sub(r"(?i)(\bpassword\s+)'(?:[^']|'')*'", r"\1'***'", text)
     for secret in sorted(_secrets, key=len, reverse=True):
