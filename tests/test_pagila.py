@@ -21,6 +21,7 @@ from myapp.db.autogenerate.compare import compare
 from myapp.db.replaceable import KINDS
 from myapp.db.replaceable.ops import ReplaceReplaceableObjectOp
 from dbhelpers import cluster_roles
+from myapp.db.runtime.records import OWN_TABLES
 from pgtools import pg_dump_schema, psql
 
 LOAD = '''\
@@ -109,7 +110,7 @@ def reader(admin):
 def dump(url) -> str:
     """The schema, but the framework's own tables (the version table and its records), which
     outlive a downgrade to zero and which psql's load does not make."""
-    return pg_dump_schema(url, "--exclude-table=alembic_version", "--exclude-table=myapp_db_revisions")
+    return pg_dump_schema(url, "--exclude-table=alembic_version", *(f"--exclude-table={t}" for t in OWN_TABLES))
 
 
 def fresh(databases) -> str:

@@ -493,7 +493,7 @@ def test_broken_plugin_in_a_separate_process(site, db_url, engine_for):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "python -m myapp.db migrate: error: plugin 'broken'" in result.stderr
     assert version(engine_for(db_url)) is None
-    disabled = run_process("migrate", "--plan", "--url", db_url, env={plugins.DISABLE_VARIABLE: "other,broken"})
+    disabled = run_process("migrate", "--plan", "--url", db_url, env={plugins.DISABLE_VARIABLE: "broken"})
     assert disabled.returncode == 0 and f"Apply {HEAD}" in disabled.stdout, disabled.stderr
 
 
@@ -508,7 +508,14 @@ def test_two_plugins_of_one_name_are_refused(site, cli):
 def test_load_variable_naming_a_missing_plugin_is_an_error(site, cli, monkeypatch):
     monkeypatch.setenv(plugins.LOAD_VARIABLE, "nowhere")
     result = cli("plugins")
-    assert result.status == 2 and "names plugin(s) nowhere" in result.err
+    assert result.status == 2 and "names plugin(s) 'nowhere'" in result.err
+
+
+def test_disable_variable_naming_an_unknown_plugin_is_an_error(site, cli, monkeypatch):
+    site.add("real", "")
+    monkeypatch.setenv(plugins.DISABLE_VARIABLE, "real,typo")
+    result = cli("plugins")
+    assert result.status == 2 and "names plugin(s) 'typo', which are neither built in nor installed" in result.err
 
 
 def test_disabling_a_builtin_removes_its_operations(site, cli, monkeypatch):

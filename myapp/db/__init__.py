@@ -24,6 +24,8 @@ _EXPORTS = {
     "ConfigurationError": "errors",
     "ConnectError": "errors",
     "DatabaseError": "errors",
+    "DivergentHeads": "errors",
+    "DuplicateRevision": "errors",
     "HistoryError": "errors",
     "NotAtHead": "errors",
     "ObjectError": "errors",

@@ -91,3 +91,33 @@ def register_schema_comparator(fn: Callable) -> None:
         comparators.dispatch_for("schema")(fn)
     else:
         comparators.dispatch_for("schema", priority=DispatchPriority.LAST)(fn)
+
+
+def revision_files(script) -> list:
+    """The revision files of ``script``'s version locations, each once, in Alembic's order.
+
+    Private (``Script._list_py_dir``), as is reading them one at a time
+    (`load_revision`, ``Script._from_path``) and ``AppScripts._load_revisions``,
+    which replaces Alembic's loop: Alembic loads every file inside its revision
+    map with no hook per file, so an import error could not name its file and
+    a duplicate id would only be a warning.
+    """
+    from alembic.script import Script
+
+    seen, files = set(), []
+    for location in script._version_locations:
+        if not location.exists():
+            continue
+        for path in Script._list_py_dir(script, location):
+            real = path.resolve()
+            if real not in seen:
+                seen.add(real)
+                files.append(real)
+    return files
+
+
+def load_revision(script, path):
+    """The `Script` of the revision file at ``path`` (None for a file that is not one); see `revision_files`."""
+    from alembic.script import Script
+
+    return Script._from_path(script, path)

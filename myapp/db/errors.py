@@ -41,12 +41,35 @@ def caused_by(exc: BaseException, code: str) -> bool:
 LOCK_NOT_AVAILABLE = "55P03"
 
 
+#: What stops a run from outside and must pass through as itself; any other BaseException
+#: (a SystemExit in a revision, say) fails the run like an error.
+INTERRUPTS = (KeyboardInterrupt, GeneratorExit)
+
+
 def describe_exception(exc: BaseException) -> str:
-    """What went wrong in one line: the database's message or ours as is, a Python error with its type."""
+    """What went wrong in one line: the database's message or ours as is, a Python error with its type.
+
+    An error without a message (a bare ``assert``) is told by where it was raised.
+    """
     if hasattr(exc, "orig") or isinstance(exc, CommandError):
         return first_line(exc)
     text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}) was raised"
+    if text:
+        return f"{type(exc).__name__}: {text}"
+    return f"{type(exc).__name__} {_raised_at(exc)}".rstrip()
+
+
+def _raised_at(exc: BaseException) -> str:
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if not frames:
+        return ""
+    last = frames[-1]
+    code = f": {last.line.strip()}" if last.line else ""
+    return f"in {last.name}() at {last.filename}, line {last.lineno}{code}"
 
 
 class CommandError(Exception):
@@ -88,6 +111,37 @@ class DatabaseError(CommandError):
 
 class HistoryError(CommandError):
     """The revision files do not form a usable history, or a target cannot be resolved in it."""
+
+
+class DuplicateRevision(HistoryError):
+    """Two revision files declare the same revision id.
+
+    :ivar revision: the id.
+    :ivar files: both files.
+    """
+
+    def __init__(self, revision: str, files):
+        self.revision, self.files = revision, tuple(files)
+        super().__init__(
+            f"revision id {revision} is declared by two files, {self.files[0]} and {self.files[1]}; "
+            "give one of them a new revision id (and update the down_revision that names it)"
+        )
+
+
+class DivergentHeads(HistoryError):
+    """The history has more than one head: two revisions follow one parent.
+
+    :ivar heads: the head revision ids.
+    :ivar files: their files, in the same order.
+    """
+
+    def __init__(self, heads, files, doing: str, alternative: str = ""):
+        self.heads, self.files = tuple(heads), tuple(files)
+        named = " and ".join(f"{h} ({f})" for h, f in zip(self.heads, self.files))
+        super().__init__(
+            f"cannot {doing}: the history has {len(self.heads)} heads, {named}; merge them with "
+            f"'python -m myapp.db makemigrations --merge'{alternative}"
+        )
 
 
 class TargetError(HistoryError):

@@ -22,16 +22,43 @@ SYNC_DRIVERS = ("psycopg2", "psycopg")
 ACCEPTED = "a URL (str or sqlalchemy.URL), an Engine, a Connection, or a Settings"
 
 
+#: Passwords seen in this process (from URLs and engines), masked wherever they appear.
+_secrets: set = set()
+
+
+def remember_secret(value: Optional[str]) -> None:
+    """Mask ``value`` in every message from now on (too short a value would mask ordinary words)."""
+    from urllib.parse import quote, unquote
+
+    if value and len(value) >= 4:
+        _secrets.update({value, quote(value, safe=""), unquote(value)})
+
+
 def mask(text: str) -> str:
-    """``text`` with the password of any URL in it masked (for messages about unparsable URLs)."""
-    text = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
-    return re.sub(r"(?i)((?:ssl)?password=)[^&\s]*", r"\1***", text)
+    """``text`` with every password in it masked: in URLs, ``password=`` pairs, SQL, and every one seen."""
+    text = str(text)
+    text = re.sub(r"(://[^:/@\s]*:)\S*@", r"\1***@", text)
+    # A URL cut short before its '@' (as some messages quote one): what follows "user:" is no port.
+    text = re.sub(r"(://[^:/@\s'\"]*:)(?!\d*(?:[/?'\"\s]|$))[^/@\s'\"]+(?=['\"\s]|$)", r"\1***", text)
+    text = re.sub(r"(?i)((?:ssl)?password\s*=\s*)('[^']*'|\"[^\"]*\"|[^&\s'\"]*)", r"\1***", text)
+    text = re.sub(r"(?i)(\bpassword\s+)'(?:[^']|'')*'", r"\1'***'", text)
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def masked(url) -> str:
     """The URL as text with every password masked, the query string's included."""
     secret = {k: "***" for k in url.query if k.lower() in ("password", "sslpassword")}
     return url.update_query_dict(secret).render_as_string(hide_password=True)
+
+
+def _remember_passwords(url) -> None:
+    remember_secret(url.password)
+    for key, value in url.query.items():
+        if key.lower() in ("password", "sslpassword"):
+            for one in (value,) if isinstance(value, str) else value:
+                remember_secret(one)
 
 
 def parse_url(text: Any):
@@ -42,13 +69,22 @@ def parse_url(text: Any):
     if isinstance(text, URL):
         url = text
     else:
+        match = re.match(r"[^:/]*://[^:/@]*:(.*)@", str(text))
+        if match:
+            remember_secret(match.group(1))
         try:
             url = make_url(text)
-        except (ArgumentError, ValueError) as exc:
+        except (ArgumentError, ValueError, TypeError) as exc:
             raise ConfigurationError(
                 f"malformed database URL {mask(str(text))!r}: {mask(str(exc))}; "
                 "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
             ) from None
+    _remember_passwords(url)
+    if "@" in (url.host or "") or "@" in (url.username or ""):
+        raise ConfigurationError(
+            f"the database URL {masked(url)!r} has an '@' in its user name or password: "
+            "write it percent-encoded, as %40"
+        )
     if url.get_backend_name() != "postgresql":
         raise ConfigurationError(
             f"unsupported database {url.get_backend_name()!r} in the URL: "
@@ -135,6 +171,7 @@ class Settings:
         if connection is None and engine is None:
             url = url if url is not None else environ.get(app.variable("DATABASE_URL")) or None
         else:
+            _remember_passwords((connection.engine if engine is None else engine).url)
             url = None
         data_dir = environ.get(app.variable("DATA_DIR"))
         limits = {}

@@ -51,8 +51,17 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake told in one line (password masked), exit status 2."""
+
+    def error(self, message: str):
+        from ..settings import mask
+
+        self.exit(2, f"{self.prog}: error: {_one_line(mask(message))}; see '{self.prog} --help'\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog=PROG, description="Bring an app's PostgreSQL database up to date, safely.")
+    top = _Parser(prog=PROG, description="Bring an app's PostgreSQL database up to date, safely.")
     add_common(top)
     top.add_argument("--version", action=_Version)
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -65,11 +74,25 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
 def _fail(args, message: str, status: int = 2) -> int:
+    """Write the error in one line; the traceback first with --traceback or -v. Passwords masked in both."""
+    from ..settings import mask
+
     if args.traceback or args.verbose:
-        traceback.print_exc()
-    sys.stderr.write(f"{PROG} {args.command}: error: {message}\n")
+        sys.stderr.write(mask(traceback.format_exc()))
+    sys.stderr.write(f"{PROG} {args.command}: error: {_one_line(mask(message))}\n")
     return status
+
+
+class _MaskingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        from ..settings import mask
+
+        return mask(super().format(record))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -77,12 +100,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     import sqlalchemy.exc
     from alembic.util import CommandError as AlembicCommandError
 
-    from ..errors import CommandError, first_line
+    from ..errors import CommandError, describe_exception, first_line
     from ..runtime import interrupts
 
+    if hasattr(sys.stdout, "reconfigure"):  # a result that the terminal's encoding lacks is escaped, not fatal
+        sys.stdout.reconfigure(errors="backslashreplace")
     args = parser().parse_args(argv)
     if args.verbose:
-        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_MaskingFormatter("%(name)s: %(message)s"))
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
     interrupts.handle_signals()
     try:
         return args.func(args)
@@ -96,3 +123,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _fail(args, f"{first_line(exc)}; run 'python -m myapp.db heads' and 'history' to see the revisions")
     except sqlalchemy.exc.DBAPIError as exc:
         return _fail(args, f"the database refused: {first_line(exc)}; run again with --traceback for details")
+    except SystemExit as exc:  # from a revision, a plugin or an app module: never a silent success
+        return _fail(args, f"{describe_exception(exc)} (by the app's code or a plugin); the command did not finish")
+    except Exception as exc:  # a bug (ours or a plugin's): still one line, the traceback on request
+        return _fail(args, f"unexpected error, {describe_exception(exc)}; this is a bug: run again "
+                           "with --traceback and report it")

@@ -11,7 +11,7 @@ from .. import plugins
 from ..errors import UsageError
 from ..progress import Progress
 from ..replaceable import registry
-from ..runtime import connection, index, recorder, records, scripts
+from ..runtime import connection, index, recorder, records, revisions, scripts
 from ..settings import Settings
 
 
@@ -44,6 +44,7 @@ def bootstrap(database: Any = None, *, app=None, progress: Optional[Progress] = 
     """
     settings, progress = Settings.resolve(database, app), progress or Progress()
     script = scripts.scripts(settings.migrations_dir)
+    revisions.single_head(script, "bootstrap")
     manager = plugins.load(settings.app)
     metadata = settings.app.metadata()
     objects = [*settings.app.objects(), *manager.objects(settings.app)]

@@ -10,6 +10,7 @@ from alembic.script import Script
 from .. import plugins
 from ..progress import Progress
 from ..runtime import connection, recorder, records, scripts
+from ..runtime.revisions import check_known
 from ..runtime.plan import applied_revisions
 from ..settings import Settings
 
@@ -52,7 +53,9 @@ def current(database: Any = None, *, app=None, progress: Optional[Progress] = No
     """Show the revision(s) the database is at; an empty list means no revision (base)."""
     settings, progress = Settings.resolve(database, app), progress or Progress()
     script = scripts.scripts(settings.migrations_dir)
-    return [script.get_revision(h) for h in _at(settings, progress, "current")]
+    at = _at(settings, progress, "current")
+    check_known(script, at)
+    return [script.get_revision(h) for h in at]
 
 
 def heads(database: Any = None, *, app=None) -> List[Script]:

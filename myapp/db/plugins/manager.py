@@ -22,7 +22,7 @@ import pluggy
 from alembic.operations import Operations
 
 from .. import compat
-from ..errors import ConfigurationError, PluginError, describe_exception
+from ..errors import INTERRUPTS, ConfigurationError, PluginError, describe_exception
 from ..replaceable.base import ReplaceableObject
 from . import hookspecs
 
@@ -108,12 +108,16 @@ def _myapp_version() -> str:
         return "(not installed)"
 
 
-def _entry_points(environ: Mapping[str, str]) -> List[tuple]:
-    """``(Plugin, EntryPoint)`` for the installed entry points, sorted by name then distribution."""
+def _entry_points(environ: Mapping[str, str]) -> Tuple[List[tuple], set]:
+    """``(Plugin, EntryPoint)`` for the entry points to load, sorted by name then distribution;
+    and the names of every plugin installed or built in."""
     wanted = set(_names(environ[LOAD_VARIABLE])) if LOAD_VARIABLE in environ else None
     found: Dict[tuple, tuple] = {}
+    installed = set(BUILTINS)
     for dist in importlib.metadata.distributions():
         for ep in dist.entry_points:
+            if ep.group == GROUP:
+                installed.add(ep.name)
             if ep.group == GROUP and (wanted is None or ep.name in wanted):
                 name = dist.metadata["Name"] or "(unnamed distribution)"
                 # The first one on sys.path wins, as it does for imports.
@@ -121,10 +125,10 @@ def _entry_points(environ: Mapping[str, str]) -> List[tuple]:
     missing = sorted((wanted or set()) - {name for name, _ in found})
     if missing:
         raise ConfigurationError(
-            f"{LOAD_VARIABLE} names plugin(s) {', '.join(missing)}, but no installed distribution "
+            f"{LOAD_VARIABLE} names plugin(s) {', '.join(map(repr, missing))}, but no installed distribution "
             f"has such an entry point in group {GROUP}; install them or fix {LOAD_VARIABLE}"
         )
-    return [found[key] for key in sorted(found)]
+    return [found[key] for key in sorted(found)], installed
 
 
 class Plugins:
@@ -144,13 +148,24 @@ class Plugins:
         version = _myapp_version()
         builtins = [(Plugin(m, m, "myapp", version, builtin=True), EntryPoint(m, m, GROUP)) for m in BUILTINS]
         self.before = _OperationsState()
+        self.disabled_names = set(_names(environ.get(DISABLE_VARIABLE)))
         try:
-            for plugin, ep in builtins + _entry_points(environ):
+            entry_points, self.installed = _entry_points(environ)
+            for plugin, ep in builtins + entry_points:
                 self._add(plugin, ep)
         except BaseException:
             self.before.restore()
             raise
         self.changes = self.before.changes()
+
+    def check_disabled(self, app) -> None:
+        """Refuse a name in the disable variable that no plugin has: a typo would leave the plugin meant running."""
+        unknown = sorted(self.disabled_names - self.installed - set(app.plugins))
+        if unknown:
+            raise ConfigurationError(
+                f"{DISABLE_VARIABLE} names plugin(s) {', '.join(map(repr, unknown))}, which are neither "
+                f"built in nor installed; fix {DISABLE_VARIABLE} (python -m myapp.db plugins lists them)"
+            )
 
     def _add(self, plugin: Plugin, ep: EntryPoint) -> None:
         self.plugins.append(plugin)
@@ -181,7 +196,9 @@ class Plugins:
         state = _OperationsState()
         try:
             module = ep.load()
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: a plugin may not end the command
+            if isinstance(exc, INTERRUPTS):
+                raise
             raise plugin.error("failed to import", exc) from exc
         try:
             self.pm.register(module, name=plugin.name)
@@ -253,7 +270,9 @@ class Plugins:
                 continue
             try:
                 result = impl.function(*(kwargs[name] for name in impl.argnames))
-            except Exception as exc:
+            except BaseException as exc:  # SystemExit too: a hook may not end the command
+                if isinstance(exc, INTERRUPTS):
+                    raise
                 raise self._by_name[impl.plugin_name].error(f"failed in hook {hook}", exc) from exc
             if result is not None:
                 results.append(result)
@@ -273,6 +292,7 @@ def load(app=None) -> Plugins:
             _loaded = Plugins(os.environ)
         if app is not None:
             try:
+                _loaded.check_disabled(app)
                 _loaded.add_app_plugins(app)
                 _loaded.objects(app)  # a broken plugin stops the command here, before any database work
             except BaseException:

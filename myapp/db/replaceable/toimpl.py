@@ -27,11 +27,9 @@ def _declared_grants(obj: ReplaceableObject):
 
 
 def _record(operations, *objects) -> None:
-    """Record what was created, for checks that need not ask PostgreSQL to normalise it again."""
-    schema = operations.get_context().version_table_schema
-    for obj in objects:
-        if obj.kind in records.RECORDED_KINDS:
-            _run(operations, records.record_object(obj, schema))
+    """Have the revision record what it created when it ends (`myapp.db.runtime.hooks` writes it),
+    for checks that need not ask PostgreSQL to normalise it again."""
+    records.pending_objects(operations.get_context()).extend(o for o in objects if o.kind in records.RECORDED_KINDS)
 
 
 def create_replaceable_object(operations, operation):
@@ -54,7 +52,7 @@ def drop_replaceable_object(operations, operation):
             )
     operations.execute(obj.drop())
     if obj.kind in records.RECORDED_KINDS:
-        _run(operations, records.forget_object(obj, operations.get_context().version_table_schema))
+        records.pending_objects(operations.get_context()).append(records.Forget(obj))
 
 
 def _target(obj: ReplaceableObject) -> ddl.Target:

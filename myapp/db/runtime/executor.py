@@ -41,6 +41,8 @@ from ..errors import (
     describe_exception,
     first_line,
 )
+from ..errors import INTERRUPTS
+
 from ..progress import Progress
 from . import interrupts, recorder, records, scripts
 from .env import RUN, Run
@@ -227,7 +229,9 @@ def run(
                     what = f"{'applying' if failed.upgrade else 'unapplying'} revision {failed.revision} ({failed.message})"
                     where = state.where(failed)
                 raise Interrupted(interrupts.signal_name(exc), what, where, interrupts.exit_status(exc)) from None
-            except Exception as exc:
+            except BaseException as exc:  # SystemExit in a revision or hook fails the run too
+                if isinstance(exc, INTERRUPTS):
+                    raise
                 failed = state.current
                 if failed is None:
                     raise
@@ -326,6 +330,8 @@ def render_sql(app: App, migrations_dir: Path, target: str, start: Optional[str]
     """Return the plan and the SQL that would move a database at ``start`` to ``target``."""
     script = scripts.scripts(migrations_dir)
     heads: Heads = ()
+    if start is not None and not start.strip():
+        raise TargetError(start, "--from is empty: give the revision the database is at, or leave it out")
     if start and start not in ("base", "zero"):
         try:
             heads = (script.get_revision(start).revision,)
@@ -349,7 +355,9 @@ def render_sql(app: App, migrations_dir: Path, target: str, start: Optional[str]
             destination_rev=p.destination,
         ):
             script.run_env()
-    except Exception as exc:
+    except BaseException as exc:
+        if isinstance(exc, INTERRUPTS):
+            raise
         # Alembic writes "-- Running upgrade A -> B" (or "downgrade B -> A") before each step.
         running = re.findall(r"^-- Running (\w+) (\S+) -> (\S+)", buf.getvalue(), re.M)
         where = ""

@@ -66,6 +66,8 @@ def install(migration_context, manager, *, before_step: Optional[Callable] = Non
         return [hooked(s) if isinstance(s, RevisionStep) else s for s in steps]
 
     def _record(context, step, duration_ms: int) -> None:
+        for statement in records.flush_objects(context):  # what its operations created or dropped
+            context.execute(statement)
         if not created:
             context.execute(records.create(schema))
             created.append(True)

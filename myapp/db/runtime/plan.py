@@ -12,6 +12,7 @@ from alembic.util import CommandError as AlembicCommandError
 
 from .. import compat
 from ..errors import TargetError, first_line
+from . import revisions
 
 Heads = Tuple[str, ...]
 
@@ -62,6 +63,7 @@ class Plan:
 
 def applied_revisions(script: ScriptDirectory, heads: Heads) -> set:
     """Every revision that ``heads`` include, themselves and their ancestors."""
+    revisions.check_known(script, heads)
     if not heads:
         return set()
     return {r.revision for r in script.iterate_revisions(heads, "base")}
@@ -72,9 +74,17 @@ def plan(script: ScriptDirectory, heads: Heads, target: str) -> Plan:
 
     ``target`` is a revision id or unique prefix, ``head``, ``zero`` (or
     ``base``), or relative (``-1``, ``+2``); a target behind the current
-    revision means a downgrade.
+    revision means a downgrade. With two heads in the history, ``head`` and
+    ``+N`` are refused (`DivergentHeads`); a revision named on one branch may
+    still be reached, as with Alembic.
     """
-    target = (target or "head").strip()
+    target = "head" if target is None else target.strip()
+    if not target:
+        raise TargetError(target, "the migration target is empty: give a revision id or prefix, "
+                                  "'head', 'zero', '-1' or '+2'")
+    revisions.check_known(script, heads)
+    if target in ("head", "heads") or (target[:1] == "+" and target[1:].isdigit()):
+        revisions.single_head(script, f"migrate to {target}", ", or migrate to one of them by its id")
     try:
         if target in ("zero", "base"):
             upgrade, destination = False, "base"

