@@ -26,7 +26,12 @@ from ..catalog import objects as catalog
 from ..replaceable import dependents, registry
 from ..replaceable.base import ReplaceableObject, expand
 from ..replaceable.matview import ReplaceableMatview
+from ..runtime import records
 from ..replaceable.ops import CreateReplaceableObjectOp, DropReplaceableObjectOp, ReplaceReplaceableObjectOp
+
+
+#: ``connection.info`` key: declared objects found in sync, to record once the comparison is rolled back.
+UNRECORDED = "myapp_db_unrecorded"
 
 
 def managed_schemas(conn, metadata, declared: Iterable[ReplaceableObject]) -> List[str]:
@@ -144,14 +149,22 @@ def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequen
     :param table_ops: Alembic's operations for the tables, applied (and rolled
         back) before the declared objects are created, so they may use new columns.
     """
+    from . import settled
+
     declared = list(declared)
     schemas = managed_schemas(conn, metadata, declared)
     current = catalog.current_schema(conn)
     before = _read(conn, kinds, schemas)
+    quick = settled.settle(conn, declared, before, schemas, _flatten(table_ops), kinds)
+    if quick is not None:  # decided from the records, locking nothing an app waits for
+        changes, removed, unrecorded = quick
+        conn.info.setdefault(UNRECORDED, []).extend(unrecorded)
+        drops = [DropReplaceableObjectOp(obj) for obj in _outermost_first(conn, removed)]
+        return drops + _fold_dependents(conn, changes)
     savepoint = conn.begin_nested()
     try:
-        # Wait for no one: the drops below lock what they drop until the rollback.
-        conn.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+        # Wait for no one long: the drops below lock what they drop until the rollback.
+        conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
         kept = _drop_for_comparison(conn, before)
         # Then the tables as the models have them, which the stored objects may have blocked.
         operations = Operations(MigrationContext.configure(conn))
@@ -179,6 +192,8 @@ def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequen
             changes.append(CreateReplaceableObjectOp(obj))
         elif _changed(previous[identity], normalised[identity], obj):
             changes.append(ReplaceReplaceableObjectOp(obj, previous[identity]))
+        elif obj.kind in records.RECORDED_KINDS:
+            conn.info.setdefault(UNRECORDED, []).append(obj)  # in sync: a check records it if it may
     kept = set(identities)
     removed = [obj for obj in before if obj.identity not in kept]
     drops = [DropReplaceableObjectOp(obj) for obj in _outermost_first(conn, removed + recreated)]

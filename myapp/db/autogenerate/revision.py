@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
+import sqlalchemy as sa
 from alembic.autogenerate import RevisionContext
 from alembic.runtime.environment import EnvironmentContext
 
-from ..runtime import scripts
+from ..runtime import records, scripts
 from ..runtime.env import RUN, Run
 
 
@@ -43,3 +44,25 @@ def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None)
         comparing.rollback()
     diffs = [d for ops in context.generated_revisions[-1].upgrade_ops_list for d in ops.as_diffs()]
     return context, diffs
+
+
+def record_in_sync(conn, *, commit: bool) -> None:
+    """Record the declared objects the last comparison found in sync and that had no record (databases
+    made before the records): the next check then needs no DDL. Never on a read-only session.
+
+    :param commit: the connection is ours: commit the records (else they join the caller's transaction).
+    """
+    from .compare import UNRECORDED
+    from .settled import read_only, record_unrecorded
+
+    found = conn.info.pop(UNRECORDED, [])
+    if not found or read_only(conn):
+        return
+    recorded = records.read_objects(conn) or {}
+    current = conn.scalar(sa.text("SELECT current_schema()"))
+    missing = [o for o in found if not any(k[:3] == (o.kind, o.schema or current, o.name) for k in recorded)]
+    if missing:
+        with conn.begin_nested():
+            record_unrecorded(conn, missing)
+    if commit:
+        conn.commit()

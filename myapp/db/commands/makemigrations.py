@@ -108,10 +108,11 @@ def makemigrations(
         sc = script.generate_revision(rev_id(), message, head="head")
         return MakeMigrationsResult(path=sc.path)
 
-    from ..autogenerate.revision import autogenerate
+    from ..autogenerate.revision import autogenerate, record_in_sync
 
     plugins.load(settings.app)
     with connection.connect(settings, progress, command="makemigrations") as conn:
+        external = conn.in_transaction()
         at, head = recorder.current_heads(conn), tuple(script.get_heads())
         if set(at) != set(head):
             raise HistoryError(
@@ -119,6 +120,7 @@ def makemigrations(
                 f"({', '.join(head)}); run 'python -m myapp.db migrate' first"
             )
         context, diffs = autogenerate(settings.app, settings.migrations_dir, conn, message)
+        record_in_sync(conn, commit=not external)
     if check or not diffs:
         if not diffs:
             progress.note("No changes detected.")

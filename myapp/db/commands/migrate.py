@@ -95,9 +95,10 @@ def migrate(
         if read_only:
             result = MigrateResult(make_plan(script, recorder.current_heads(conn), target))
             if check and not result.pending:  # at head: do the models and registry agree too?
-                from ..autogenerate.revision import autogenerate
+                from ..autogenerate.revision import autogenerate, record_in_sync
 
                 result.drift = autogenerate(settings.app, settings.migrations_dir, conn)[1]
+                record_in_sync(conn, commit=not external)
             return result
         if fake:
             with connection.transaction(conn):

@@ -1,0 +1,168 @@
+"""The comparison that takes no lock an app could queue behind: records first, PostgreSQL only for what changed.
+
+Every view, materialized view and function the operations (or bootstrap)
+created is recorded in ``myapp_db_objects``: a hash of what was declared and
+md5 of PostgreSQL's text of it right after. A declared object whose hash
+matches its record, and whose stored text still matches the record (nobody
+edited it in psql), is in sync: no DDL at all. Only the others are shown to
+PostgreSQL, and not by replacing the stored objects: a temporary copy of each
+(``pg_temp``, gone with the transaction) is created and read back, which locks
+nothing an app query waits for (an ACCESS SHARE on the tables it reads, and
+``lock_timeout`` bounds even that). When that cannot settle it (a table
+change in the same comparison, a plugin's kind, a database without records,
+an object the copy cannot be built for), `settle` returns None and the full
+comparison runs.
+
+On a read-only session nothing can be created at all: objects whose declared
+hash or stored text differ from the record are then reported as changed
+without asking PostgreSQL to normalise them (white space is already folded in
+the hash), and the full comparison is never run.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import sqlalchemy as sa
+
+from ..catalog import objects as catalog
+from ..errors import LOCK_NOT_AVAILABLE, ObjectError, caused_by, first_line
+from ..replaceable import KINDS, registry
+from ..replaceable.base import ReplaceableObject, expand, source_hash
+from ..replaceable.matview import ReplaceableMatview
+from ..replaceable.ops import CreateReplaceableObjectOp, ReplaceReplaceableObjectOp
+from ..replaceable.view import ReplaceableView
+from ..runtime import records
+
+TEMP = "pg_temp"
+
+
+def read_only(conn) -> bool:
+    return conn.scalar(sa.text("SHOW transaction_read_only")) == "on"
+
+
+def _key(obj, schema: str, identity: str) -> Tuple[str, str, str, str]:
+    return (obj.kind, schema, obj.name, identity)
+
+
+def _grants_and_indexes_hold(stored, declared) -> bool:
+    everything = getattr(stored, "all_privileges", set())
+    held = getattr(stored, "held", {})
+    for role, privileges in declared.grants.items():
+        if not expand(privileges, everything) <= held.get(role, set()):
+            return False
+    if isinstance(declared, ReplaceableMatview):
+        have = {(ix.name, ix.columns, ix.unique) for ix in stored.indexes}
+        return all((ix.name, ix.columns, ix.unique) in have for ix in declared.indexes)
+    return True
+
+
+def _temporary(obj: ReplaceableObject) -> ReplaceableObject:
+    """A copy of ``obj`` in this session's temporary schema; a materialized view's SELECT as a plain view."""
+    if isinstance(obj, ReplaceableMatview):
+        return ReplaceableView(obj.name, obj.definition, schema=TEMP)
+    temp = copy.copy(obj)
+    temp.schema = TEMP
+    temp.grants = {}
+    return temp
+
+
+def _body(obj) -> str:
+    """What two versions are compared by, without the schema the object lives in."""
+    return getattr(obj, "body_fingerprint", None) or obj.fingerprint
+
+
+def settle(conn, declared: Sequence[ReplaceableObject], before: list, schemas: Sequence[str], table_ops,
+           kinds: Sequence[type]) -> Optional[Tuple[list, list, list]]:
+    """``(creates and replaces in creation order, the stored objects no longer declared, declared objects found
+    in sync but not recorded)`` from the records, or None when the full comparison must decide."""
+    if table_ops or any(k not in KINDS for k in kinds) or any(o.kind not in records.RECORDED_KINDS for o in declared):
+        return None
+    recorded = records.read_objects(conn)
+    if recorded is None:
+        return None
+    current = catalog.current_schema(conn)
+    stored_by_name: Dict[tuple, list] = {}
+    for obj in before:
+        stored_by_name.setdefault((obj.kind, obj.identity[1], obj.name), []).append(obj)
+    matched: Dict[int, object] = {}
+    creates, candidates = [], []
+    for obj in declared:
+        found = stored_by_name.get((obj.kind, obj.schema or current, obj.name), [])
+        if len(found) > 1:
+            return None  # overloads: let PostgreSQL say which one the declaration is
+        if not found:
+            creates.append(obj)
+            continue
+        stored = found[0]
+        matched[id(stored)] = stored
+        record = recorded.get(_key(obj, stored.identity[1], stored.identity[3]))
+        if (record is not None and record == (source_hash(obj), stored.stored_hash)
+                and _grants_and_indexes_hold(stored, obj)):
+            continue  # in sync, and nobody edited it since
+        candidates.append((obj, stored))
+    removed = [obj for obj in before if id(obj) not in matched]
+    if not (creates or candidates):
+        return [], removed, []
+    if read_only(conn):
+        changes = [CreateReplaceableObjectOp(obj) for obj in creates]
+        changes += [ReplaceReplaceableObjectOp(obj, stored) for obj, stored in candidates]
+        return changes, removed, []
+    wanted = {id(obj) for obj in creates} | {id(obj) for obj, _ in candidates}
+    normalised = _normalise(conn, [obj for obj in declared if id(obj) in wanted], kinds)
+    if normalised is None:
+        return None
+    order, copies = normalised
+    stored_of = {id(obj): stored for obj, stored in candidates}
+    changes, unrecorded = [], []
+    for obj in order:
+        stored = stored_of.get(id(obj))
+        if stored is None:
+            changes.append(CreateReplaceableObjectOp(obj))
+        elif _body(copies[id(obj)]) != _body(stored) or not _grants_and_indexes_hold(stored, obj):
+            changes.append(ReplaceReplaceableObjectOp(obj, stored))
+        else:
+            unrecorded.append(obj)  # in sync after all (re-styled text, or a record missing)
+    return changes, removed, unrecorded
+
+
+def _normalise(conn, objects: List[ReplaceableObject], kinds) -> Optional[Tuple[list, Dict[int, object]]]:
+    """Create temporary copies of ``objects`` and read them back; None when that cannot be done."""
+    temps = [_temporary(obj) for obj in objects]
+    originals = {id(t): o for t, o in zip(temps, objects)}
+    savepoint = conn.begin_nested()
+    try:
+        conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))  # never wait long, even for ACCESS SHARE
+        created = registry.create_all(conn, temps)
+        temp_schema = conn.scalar(sa.text("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()"))
+        read = {}
+        for kind in (ReplaceableView, *[k for k in kinds if k is not ReplaceableView and k is not ReplaceableMatview]):
+            for obj in kind.from_database(conn, [temp_schema]):
+                read[(obj.kind, obj.name)] = obj
+    except ObjectError as exc:
+        if caused_by(exc, LOCK_NOT_AVAILABLE):
+            raise
+        return None
+    except sa.exc.DBAPIError as exc:
+        if caused_by(exc, LOCK_NOT_AVAILABLE):
+            raise ObjectError("", f"comparing the declared objects waited more than 2 s for a lock: "
+                                  f"{first_line(exc)}; run the check again when that session is done") from None
+        return None
+    finally:
+        savepoint.rollback()
+    copies = {}
+    for temp in created:
+        obj = originals[id(temp)]
+        found = read.get((temp.kind, temp.name))
+        if found is None:
+            return None
+        copies[id(obj)] = found
+    return [originals[id(t)] for t in created], copies
+
+
+def record_unrecorded(conn, objects: Sequence[ReplaceableObject]) -> None:
+    """Record declared objects found in sync that had no record (databases made before the records)."""
+    for obj in objects:
+        for statement in records.record_object(obj):
+            conn.execute(statement)

@@ -1,0 +1,114 @@
+"""Drift checks that never block the app: records first, PostgreSQL only for what changed, read-only too."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+import myapp.db.objects
+from myapp.db import ReplaceableView
+from myapp.db.objects import geo, stations, summaries
+from myapp.db.replaceable.registry import Registry
+
+APP = [stations.station_positions, stations.active_station_positions, geo.distance_km, summaries.daily_observations]
+CHECKS = [("migrate", "--check"), ("makemigrations", "--check")]
+
+
+def recorded(engine):
+    with engine.connect() as conn:
+        return {tuple(r[:3]) for r in conn.exec_driver_sql("SELECT kind, schema, name FROM myapp_db_objects")}
+
+
+def test_migrate_and_bootstrap_record_every_object(cli, db_url, head_url, engine_for):
+    expected = {("view", "public", "station_positions"), ("view", "public", "active_station_positions"),
+                ("function", "public", "distance_km"), ("materialized view", "public", "daily_observations")}
+    assert recorded(engine_for(head_url)) == expected
+    assert cli("bootstrap", "--url", db_url).status == 0
+    assert recorded(engine_for(db_url)) == expected
+    assert cli("migrate", "-1", "--url", head_url).status == 0  # the matview is replaced back: still recorded
+    assert recorded(engine_for(head_url)) == expected
+
+
+@pytest.mark.parametrize("command", CHECKS, ids=[c[0] for c in CHECKS])
+def test_a_check_at_head_takes_no_lock_an_app_waits_behind(command, cli, head_url, engine_for):
+    engine = engine_for(head_url)
+    with engine.connect() as reader:
+        reader.exec_driver_sql("SELECT count(*) FROM station_positions")  # ACCESS SHARE until it ends
+        started = time.monotonic()
+        result = cli(*command, "--url", head_url)
+        took = time.monotonic() - started
+        # an app query meanwhile: not queued behind anything
+        with engine.connect() as app:
+            begun = time.monotonic()
+            app.exec_driver_sql("SELECT count(*) FROM station_positions")
+            assert time.monotonic() - begun < 0.5
+        reader.rollback()
+    assert result.status == 0, result
+    assert took < 3.0
+
+
+@pytest.mark.parametrize("command", CHECKS, ids=[c[0] for c in CHECKS])
+def test_a_check_works_read_only(command, cli, head_url, engine_for, monkeypatch):
+    engine = engine_for(head_url)
+    database = sa.make_url(head_url).database
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'ALTER ROLE CURRENT_USER IN DATABASE "{database}" SET default_transaction_read_only = on')
+        conn.commit()
+    try:
+        assert cli(*command, "--url", head_url).status == 0
+        changed = ReplaceableView("station_positions", stations.station_positions.definition + " AND s.id > 0")
+        monkeypatch.setattr(myapp.db.objects, "registry", Registry([changed, *APP[1:]]))
+        drift = cli(*command, "--url", head_url)
+        assert drift.status == 1 and "replace view station_positions" in drift.out, drift
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET transaction_read_only = off")
+            conn.exec_driver_sql(f'ALTER ROLE CURRENT_USER IN DATABASE "{database}" RESET default_transaction_read_only')
+            conn.commit()
+
+
+def test_a_view_edited_by_hand_is_found(cli, head_url, engine_for):
+    with engine_for(head_url).begin() as conn:
+        conn.exec_driver_sql("CREATE OR REPLACE VIEW active_station_positions AS"
+                             " SELECT p.station_id, p.code, p.name, p.latitude, p.longitude FROM station_positions p")
+    result = cli("makemigrations", "--check", "--url", head_url)
+    assert result.status == 1 and "replace view active_station_positions" in result.out
+
+
+def test_restyled_declarations_are_normalised_without_touching_the_stored_objects(cli, head_url, engine_for, monkeypatch):
+    restyled = ReplaceableView("station_positions", stations.station_positions.definition.upper().replace(
+        "S.ID AS STATION_ID", "s.id AS station_id"))
+    monkeypatch.setattr(myapp.db.objects, "registry", Registry([restyled, *APP[1:]]))
+    engine = engine_for(head_url)
+    with engine.connect() as conn:
+        before = conn.scalar(sa.text("SELECT 'station_positions'::regclass::oid"))
+    assert cli("makemigrations", "--check", "--url", head_url).status == 0
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT 'station_positions'::regclass::oid")) == before
+
+
+def test_databases_from_before_the_records_get_them_on_their_next_check(cli, head_url, engine_for):
+    engine = engine_for(head_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE myapp_db_objects")
+    assert cli("migrate", "--check", "--url", head_url).status == 0
+    assert len(recorded(engine)) == 4
+    with engine.connect() as reader:  # and from then on the check needs no DDL
+        reader.exec_driver_sql("SELECT count(*) FROM daily_observations")
+        assert cli("migrate", "--check", "--url", head_url).status == 0
+        reader.rollback()
+
+
+def test_changed_objects_are_still_found(cli, head_url, monkeypatch):
+    changed = ReplaceableView("station_positions", stations.station_positions.definition + " AND s.id > 0")
+    new = ReplaceableView("network_names", "SELECT name FROM networks")
+    monkeypatch.setattr(myapp.db.objects, "registry", Registry([changed, *APP[1:3], new]))  # matview removed
+    result = cli("makemigrations", "--check", "--url", head_url)
+    assert result.status == 1
+    assert result.out.splitlines() == [
+        "drop materialized view public.daily_observations",
+        "replace view station_positions",
+        "create view network_names",
+    ]
