@@ -49,14 +49,7 @@ def _flatten(ops) -> list:
     return flat
 
 
-def _execute_all(conn, statements) -> None:
-    """Send statements in one round trip (one each for asyncpg, whose prepared statements hold one)."""
-    if conn.dialect.driver == "asyncpg":
-        for statement in statements:
-            conn.execute(statement)
-    elif statements:
-        compiled = [str(s.compile(dialect=conn.dialect)) for s in statements]
-        conn.exec_driver_sql(";\n".join(compiled))
+_execute_all = registry.execute_all
 
 
 def _create_for_comparison(conn, declared: Sequence[ReplaceableObject], kept=frozenset()) -> List[ReplaceableObject]:

@@ -110,7 +110,7 @@ def settle(conn, declared: Sequence[ReplaceableObject], before: list, schemas: S
         changes += [ReplaceReplaceableObjectOp(obj, stored) for obj, stored in candidates]
         return changes, removed, []
     wanted = {id(obj) for obj in creates} | {id(obj) for obj, _ in candidates}
-    normalised = _normalise(conn, [obj for obj in declared if id(obj) in wanted], kinds)
+    normalised = _normalise(conn, [obj for obj in declared if id(obj) in wanted], kinds, read_back=bool(candidates))
     if normalised is None:
         return None
     order, copies = normalised
@@ -120,15 +120,18 @@ def settle(conn, declared: Sequence[ReplaceableObject], before: list, schemas: S
         stored = stored_of.get(id(obj))
         if stored is None:
             changes.append(CreateReplaceableObjectOp(obj))
-        elif _body(copies[id(obj)]) != _body(stored) or not _grants_and_indexes_hold(stored, obj):
+            continue
+        if _body(copies[id(obj)]) != _body(stored) or not _grants_and_indexes_hold(stored, obj):
             changes.append(ReplaceReplaceableObjectOp(obj, stored))
         else:
             unrecorded.append(obj)  # in sync after all (re-styled text, or a record missing)
     return changes, removed, unrecorded
 
 
-def _normalise(conn, objects: List[ReplaceableObject], kinds) -> Optional[Tuple[list, Dict[int, object]]]:
-    """Create temporary copies of ``objects`` and read them back; None when that cannot be done."""
+def _normalise(conn, objects: List[ReplaceableObject], kinds, *,
+               read_back: bool = True) -> Optional[Tuple[list, Dict[int, object]]]:
+    """Create temporary copies of ``objects`` (which finds an order they can be created in) and read them
+    back (only when some are to be compared: new ones need no reading); None when that cannot be done."""
     temps = [_temporary(obj) for obj in objects]
     originals = {id(t): o for t, o in zip(temps, objects)}
     savepoint = conn.begin_nested()
@@ -137,7 +140,7 @@ def _normalise(conn, objects: List[ReplaceableObject], kinds) -> Optional[Tuple[
         created = registry.create_all(conn, temps)
         temp_schema = conn.scalar(sa.text("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()"))
         read = {}
-        for kind in (ReplaceableView, *[k for k in kinds if k is not ReplaceableView and k is not ReplaceableMatview]):
+        for kind in () if not read_back else (ReplaceableView, *[k for k in kinds if k is not ReplaceableView and k is not ReplaceableMatview]):
             for obj in kind.from_database(conn, [temp_schema]):
                 read[(obj.kind, obj.name)] = obj
     except ObjectError as exc:
@@ -152,7 +155,7 @@ def _normalise(conn, objects: List[ReplaceableObject], kinds) -> Optional[Tuple[
     finally:
         savepoint.rollback()
     copies = {}
-    for temp in created:
+    for temp in created if read_back else ():
         obj = originals[id(temp)]
         found = read.get((temp.kind, temp.name))
         if found is None:

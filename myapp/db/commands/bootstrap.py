@@ -66,9 +66,11 @@ def bootstrap(database: Any = None, *, app=None, progress: Optional[Progress] = 
         started = time.perf_counter()
         metadata.create_all(conn)
         created = registry.create_all(conn, objects)
+        objects_table = records.objects_table()
+        conn.execute(sa.schema.CreateTable(objects_table, if_not_exists=True))
         for obj in created:
             if obj.kind in records.RECORDED_KINDS:
-                for statement in records.record_object(obj):
+                for statement in records.record_object(obj, table=objects_table, create=False):
                     conn.execute(statement)
         _stamp(conn, script, settings.migrations_dir / "versions", settings.app.package_version())
         heads = recorder.current_heads(conn)

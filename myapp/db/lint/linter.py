@@ -77,12 +77,11 @@ def allowances(source: str):
 
 
 def _section(sql: str, revision: str):
-    """The byte offsets of the part of rendered SQL that belongs to ``revision``
+    """The character offsets of the part of rendered SQL that belongs to ``revision``
     (Alembic marks each part with '-- Running upgrade A -> B')."""
-    data = sql.encode()
-    markers = list(re.finditer(rb"^-- Running upgrade \S+ -> (\S+)$", data, flags=re.M))
+    markers = list(re.finditer(r"^-- Running upgrade \S+ -> (\S+)$", sql, flags=re.M))
     for i, marker in enumerate(markers):
-        if marker.group(1).decode() == revision:
+        if marker.group(1) == revision:
             return marker.end(), markers[i + 1].start() if i + 1 < len(markers) else None
     return 0, None
 
@@ -113,7 +112,7 @@ def _checks_not_null(statement: Statement, pending: dict, checked: set) -> None:
 
 def lint_sql(sql: str, context: Context, rules: Sequence[Rule] = BUILTIN, allowed=None,
              section=(0, None)) -> List[StatementReport]:
-    """Lint rendered SQL (the statements within byte offsets ``section``): each statement's effect and
+    """Lint rendered SQL (the statements within character offsets ``section``): each statement's effect and
     findings (accepted ones carry the reason)."""
     from .locks import effect
 
@@ -150,7 +149,7 @@ def lint(app, migrations_dir: Path, revisions: Sequence, *, facts: Optional[dict
         kind = executor.kind_of_revision(sc)
         report = RevisionReport(sc.revision, sc.doc or "", sc.path, kind, unreasoned=unreasoned)
         try:
-            _, sql = executor.render_sql(app, migrations_dir, sc.revision, start)
+            _, sql = executor.render_sql(app, migrations_dir, sc.revision, start, records=False)
             context = Context(sc.revision, kind, **{**facts, "not_null_checked": set(facts.get("not_null_checked", ()))})
             report.statements = lint_sql(sql, context, rules, allowed, _section(sql, sc.revision))
         except CommandError as exc:

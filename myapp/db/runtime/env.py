@@ -40,6 +40,8 @@ class Run:
     before_step: Optional[Callable] = None
     #: The whole run's revisions, when env.py runs it in parts: the run hooks fire at its ends only.
     revisions: tuple = ()
+    #: Write the framework's records (lint renders without them: they are not the revision's).
+    records: bool = True
 
 
 def run() -> None:
@@ -71,7 +73,8 @@ def run() -> None:
     def migrate() -> None:
         how = "sql" if context.is_offline_mode() else "migrate" if given else "alembic"
         hooks.install(context.get_context(), manager, before_step=given.before_step if given else None,
-                      revisions=given.revisions if given else (), how=how, version=app.package_version)
+                      revisions=given.revisions if given else (), how=how, version=app.package_version,
+                      write_records=given.records if given else True)
         with context.begin_transaction():
             context.run_migrations()
 

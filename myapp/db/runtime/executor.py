@@ -326,8 +326,10 @@ def fake(migrations_dir: Path, conn, target: str, progress: Progress, *, version
     return p
 
 
-def render_sql(app: App, migrations_dir: Path, target: str, start: Optional[str] = None) -> Tuple[Plan, str]:
-    """Return the plan and the SQL that would move a database at ``start`` to ``target``."""
+def render_sql(app: App, migrations_dir: Path, target: str, start: Optional[str] = None, *,
+               records: bool = True) -> Tuple[Plan, str]:
+    """Return the plan and the SQL that would move a database at ``start`` to ``target``
+    (``records``: with the statements that keep the framework's records)."""
     script = scripts.scripts(migrations_dir)
     heads: Heads = ()
     if start is not None and not start.strip():
@@ -344,7 +346,7 @@ def render_sql(app: App, migrations_dir: Path, target: str, start: Optional[str]
     p = plan(script, heads, target)
     buf = io.StringIO()
     cfg = scripts.config(migrations_dir, output_buffer=buf)
-    cfg.attributes[RUN] = Run(app=app)
+    cfg.attributes[RUN] = Run(app=app, records=records)
     try:
         with EnvironmentContext(
             cfg,

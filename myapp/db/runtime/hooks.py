@@ -22,7 +22,8 @@ from . import records
 
 
 def install(migration_context, manager, *, before_step: Optional[Callable] = None, revisions: tuple = (),
-            how: str = "migrate", version: Optional[Callable[[], Optional[str]]] = None) -> None:
+            how: str = "migrate", version: Optional[Callable[[], Optional[str]]] = None,
+            write_records: bool = True) -> None:
     """Make ``migration_context`` run its revision steps through the plugins' hooks.
 
     :param revisions: the whole run's revision ids, when this context runs only
@@ -30,6 +31,7 @@ def install(migration_context, manager, *, before_step: Optional[Callable] = Non
         retry): ``before_migrate`` and ``after_migrate`` fire at the run's ends.
     :param how: what the records say ran the revisions (``migrate``, ``alembic``, ``sql``).
     :param version: returns the app's version, for the records.
+    :param write_records: write the records (the revisions' and their objects'); lint renders without.
     """
     schema = migration_context.version_table_schema
     created = []
@@ -57,7 +59,8 @@ def install(migration_context, manager, *, before_step: Optional[Callable] = Non
                 else:
                     step.migration_fn(**kw)
                 manager.call("after_revision", revision=revision, **common)
-                _record(context, step, int((time.perf_counter() - started) * 1000))
+                if write_records:
+                    _record(context, step, int((time.perf_counter() - started) * 1000))
                 if revision == ids[-1]:
                     manager.call("after_migrate", revisions=ids, **common)
 

@@ -249,10 +249,15 @@ def pending_objects(migration_context) -> list:
 def flush_objects(migration_context) -> List[sa.sql.Executable]:
     """The statements that record (or forget) what the revision just run created (or dropped)."""
     found = _pending.pop(migration_context, [])
-    schema = migration_context.version_table_schema
-    statements = []
+    if not found:
+        return []
+    t = objects_table(migration_context.version_table_schema)
+    statements = [sa.schema.CreateTable(t, if_not_exists=True)]
     for item in found:
-        statements += forget_object(item.obj, schema) if isinstance(item, Forget) else record_object(item, schema)
+        if isinstance(item, Forget):
+            statements.append(t.delete().where(_object_key(t, item.obj)))
+        else:
+            statements += record_object(item, table=t, create=False)
     return statements
 
 
@@ -261,19 +266,20 @@ def _object_key(t, obj):
     return sa.and_(t.c.kind == obj.kind, t.c.name == obj.name, t.c.schema == schema)
 
 
-def record_object(obj, schema: Optional[str] = None) -> List[sa.sql.Executable]:
+def record_object(obj, schema: Optional[str] = None, *, table: Optional[sa.Table] = None,
+                  create: bool = True) -> List[sa.sql.Executable]:
     """Statements that record ``obj`` (just created) as declared, with PostgreSQL's text of it read at run time."""
     from ..replaceable.base import source_hash
 
-    t = objects_table(schema)
+    t = objects_table(schema) if table is None else table
     params = {"schema": obj.schema, "name": obj.name, "source": source_hash(obj)}
     if obj.kind == "function":
         params["identity"] = obj.arguments
     select = sa.text(_OBJECT_ROW[obj.kind].replace("SELECT ", "SELECT CAST(:source AS text), ", 1)).bindparams(**params)
     columns = [t.c.source_hash, t.c.kind, t.c.schema, t.c.name, t.c.identity, t.c.catalog_hash]
     where = _object_key(t, obj)
-    return [
-        sa.schema.CreateTable(t, if_not_exists=True),
+    statements = [sa.schema.CreateTable(t, if_not_exists=True)] if create else []
+    return statements + [
         t.delete().where(where),
         t.insert().from_select(columns, select.columns(*[sa.column(f"c{i}") for i in range(6)])),
     ]
