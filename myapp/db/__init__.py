@@ -47,6 +47,8 @@ _EXPORTS = {
     "migrate": "commands",
     "refresh": "commands",
     "showmigrations": "commands",
+    "migrate_all": "tenants",
+    "tenant_schema": "tenants",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -62,3 +62,16 @@ _INVALID_INDEX = sa.text(
 def invalid_index(conn, schema: Optional[str], name: str) -> bool:
     """Whether index ``schema.name`` exists but is INVALID (a concurrent build that failed left it)."""
     return conn.scalar(_INVALID_INDEX, {"name": name, "schema": schema}) is not None
+
+
+_COLUMNS = sa.text(
+    "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relname = CAST(:name AS text) AND n.nspname = coalesce(CAST(:schema AS text), current_schema())"
+    " AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
+)
+
+
+def column_names(conn, schema: Optional[str], table: str) -> set:
+    """The names of table ``schema.table``'s columns; empty when there is no such table."""
+    return set(conn.scalars(_COLUMNS, {"name": table, "schema": schema}))
