@@ -185,3 +185,19 @@ def test_data_only_over_tenants_runs_only_where_pending(cli, migrations_copy, db
     assert report["targets"][0]["steps"] == [f"Running the data step of {DATA} (grade networks)"]
     assert state(db_url, engine_for, "t_a") == ([2], ["up"], ["applied"])
     assert state(db_url, engine_for, "t_b") == ([2], ["up"], ["applied"])
+
+
+def test_plain_alembic_switches_data_steps_with_x_data(tmp_path, graded, migrations_copy, engine_for):
+    from test_alembic_tools import alembic, ini
+
+    folder = tmp_path / "ini"
+    folder.mkdir()
+    path = ini(folder, graded)
+    path.write_text(path.read_text().replace("myapp.db:migrations", "myapp.db.runtime:scaffold")
+                    + f"version_locations = {migrations_copy / 'versions'}\n")
+    up = alembic(folder, "-x", "data=false", "upgrade", "head")
+    assert up.returncode == 0, up.stderr
+    assert state(graded, engine_for) == ([None], [], ["pending"])
+    assert alembic(folder, "downgrade", "-1").returncode == 0
+    assert alembic(folder, "upgrade", "head").returncode == 0  # data steps run by default, as with migrate
+    assert state(graded, engine_for) == ([4], ["up"], ["applied"])

@@ -322,3 +322,157 @@ def test_a_subprocess_run_of_many_tenants(tenants):
     result = run_process("migrate", "--all-schemas", "--schemas-query", QUERY, "-j", "3", "--url", tenants)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].endswith("with -j 3: 3 unchanged")
+
+
+# -- what tenants share ------------------------------------------------------------------
+
+CLINIC_MODELS = '''\
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy.orm import registry as orm_registry
+
+from myapp.db import Registry, ReplaceableView
+
+metadata = MetaData()
+plans = Table("plans", metadata, Column("id", Integer, primary_key=True), Column("name", String(20)),
+              schema="shared")
+accounts = Table("accounts", metadata, Column("id", Integer, primary_key=True), Column("name", String(40)),
+                 Column("plan_id", ForeignKey("shared.plans.id")))
+
+
+class Account:
+    pass
+
+
+orm_registry(metadata=MetaData()).map_imperatively(Account, accounts)
+
+objects = Registry([
+    ReplaceableView("account_plans", "SELECT a.name, p.name AS plan FROM accounts a LEFT JOIN plans p ON p.id = a.plan_id"),
+    ReplaceableView("plan_names", "SELECT name FROM shared.plans", schema="shared"),
+])
+'''
+
+CLINIC_REVISION = '''\
+"""accounts on shared plans"""
+from alembic import op
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from myapp.db import tenant_schema
+
+revision = "c11a1c000001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    if tenant_schema() is None:  # the shared part: only the database's own run
+        op.execute("CREATE SCHEMA IF NOT EXISTS shared")
+        op.create_table("plans", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(20)),
+                        schema="shared")
+    op.create_table("accounts", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(40)),
+                    sa.Column("plan_id", sa.Integer, sa.ForeignKey("shared.plans.id")))
+
+
+def downgrade():
+    op.drop_table("accounts")
+    if tenant_schema() is None:
+        op.drop_table("plans", schema="shared")
+
+
+def data_upgrade():
+    from clinic.models import Account
+
+    op.execute("SET LOCAL search_path TO public")  # the ORM still writes to the tenant: schema_translate_map
+    session = Session(bind=op.get_bind())
+    account = Account()
+    account.name = f"first of {tenant_schema()}"
+    session.add(account)
+    session.flush()
+'''
+
+
+@pytest.fixture
+def clinic(tmp_path, monkeypatch):
+    """An app whose tenants share a schema of plans (App(shared_schemas=...)), written into tmp_path."""
+    from myapp.db import App
+
+    package = tmp_path / "src" / "clinic"
+    (package / "migrations" / "versions").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(CLINIC_MODELS)
+    (package / "migrations" / "versions" / "c11a1c000001_accounts.py").write_text(CLINIC_REVISION)
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    return App("clinic", metadata="clinic.models:metadata", objects="clinic.models:objects",
+               migrations=str(package / "migrations"), shared_schemas=("shared",))
+
+
+def names(conn, sql):
+    return sorted(conn.scalars(sa.text(sql)))
+
+
+def test_shared_tables_and_objects_stay_in_their_schema(clinic, db_url, engine_for):
+    from myapp.db import bootstrap, migrate, showmigrations
+
+    migrate(db_url, app=clinic)  # the database's own run: the shared part and its own accounts
+    engine = engine_for(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO shared.plans (name) VALUES ('gold'); CREATE SCHEMA t_one")
+    report = migrate_all(db_url, app=clinic, schemas=["t_one"])
+    assert [o.status for o in report.outcomes] == ["applied"], report.outcomes
+    bootstrap(db_url, app=clinic, schema="t_two")
+    with engine.connect() as conn:
+        tables = names(conn, "SELECT schemaname || '.' || tablename FROM pg_tables WHERE tablename IN "
+                             "('plans', 'accounts')")
+        views = names(conn, "SELECT schemaname || '.' || viewname FROM pg_views WHERE schemaname <> 'pg_catalog'"
+                            " AND schemaname <> 'information_schema'")
+        accounts = {s: names(conn, f"SELECT name FROM {s}.accounts") for s in ("public", "t_one", "t_two")}
+        fk = conn.scalar(sa.text("SELECT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f'"
+                                 " AND conrelid = 't_one.accounts'::regclass"))
+        search_path_view = conn.scalar(sa.text("SELECT definition FROM pg_views WHERE schemaname = 't_two'"))
+    assert tables == ["public.accounts", "shared.plans", "t_one.accounts", "t_two.accounts"]
+    assert views == ["t_two.account_plans"]  # bootstrap --schema: only what declares no schema
+    assert accounts == {"public": ["first of None"], "t_one": ["first of t_one"], "t_two": []}  # no data step
+    assert fk == "shared.plans"
+    assert "shared.plans" in search_path_view  # 'plans' resolved on the tenant's search path, to shared
+    assert [r.applied for r in showmigrations(db_url, app=clinic, schema="t_two")] == [True]
+    with pytest.raises(Exception, match="'shared' is a shared schema of app 'clinic', not a tenant"):
+        migrate(db_url, app=clinic, schema="shared")
+
+
+def test_plain_alembic_migrates_a_tenant_with_x_tenant(tmp_path, db_url, engine_for):
+    from test_alembic_tools import alembic, ini
+
+    ini(tmp_path, db_url)
+    with engine_for(db_url).begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA t_plain")
+    up = alembic(tmp_path, "-x", "tenant=t_plain", "upgrade", "head")
+    assert up.returncode == 0, up.stderr
+    engine = engine_for(db_url)
+    assert tenant_version(engine, "t_plain") == [HEAD] and version(engine) is None
+    current = alembic(tmp_path, "-x", "tenant=t_plain", "current")
+    assert f"{HEAD} (head)" in current.stdout
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM t_plain.myapp_db_revisions WHERE how = 'alembic'")) == 6
+
+
+def test_workers_are_spawned_when_the_caller_has_threads(tenants, engine_for):
+    """Forking a process that runs other threads is unsafe: then the workers start afresh (spawn)."""
+    import threading
+
+    from myapp.db.tenants import pool
+
+    for schema in ("t_one", "t_two"):
+        migrate_all(tenants, "-1", schemas=[schema])
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert pool._start_method() == "spawn"
+        report = migrate_all(tenants, all_schemas=True, schemas_query=QUERY, jobs=2)
+    finally:
+        stop.set()
+        other.join()
+    assert [(o.schema, o.status) for o in report.outcomes] == [
+        ("t_one", "applied"), ("t_three", "unchanged"), ("t_two", "applied")], report.outcomes
+    assert all(tenant_version(engine_for(tenants), s) == [HEAD] for s in TENANTS)

@@ -1,7 +1,8 @@
 """DDL constructs: the only place that assembles SQL (see `base` for the quoting rule).
 
 `roles` (SET/RESET ROLE), `tables` (IF [NOT] EXISTS variants), `privileges`
-(GRANT/REVOKE) and `objects` (views, functions, materialized views).
+(GRANT/REVOKE), `objects` (views, functions, materialized views) and `reads`
+(one table in many schemas).
 """
 
 from .base import KEYWORDS, CatalogDefinition, Comment, qualified, sql_text
@@ -16,13 +17,14 @@ from .objects import (
     SetOwner,
 )
 from .privileges import OBJECT_KINDS, PRIVILEGES, Grant, Revoke
+from .reads import EachSchema
 from .roles import ResetRole, SetRole
 from .tables import AddColumn, DropColumn, DropConstraint, DropIndex, DropTable
 
 __all__ = [
     "KEYWORDS", "OBJECT_KINDS", "PRIVILEGES",
     "AddColumn", "CatalogDefinition", "Comment", "CreateFunction", "CreateIndexOn", "CreateView",
-    "DropColumn", "DropConstraint", "DropIndex", "DropObject", "DropTable", "Grant", "ObjectDDL",
+    "DropColumn", "DropConstraint", "DropIndex", "DropObject", "DropTable", "EachSchema", "Grant", "ObjectDDL",
     "RefreshMaterializedView", "ResetRole", "Revoke", "SetComment", "SetOwner", "SetRole",
     "qualified", "sql_text",
 ]

@@ -45,6 +45,8 @@ def initial(revision) -> Optional[str]:
 
 def pending(conn, script, heads) -> List:
     """The applied revisions (Scripts) whose data step is pending, oldest first."""
+    if not any(function(sc) is not None for sc in script.walk_revisions()):
+        return []  # a history without data steps has none pending: no need to read the records
     found = records.read(conn) or {}
     waiting = {r for r, record in found.items() if record.data_pending}
     if not waiting:

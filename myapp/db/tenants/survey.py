@@ -2,7 +2,7 @@
 
 For tenant schemas it is three queries over one connection whatever their
 number: which of the schemas exist and hold a version table and records (the
-catalog), then every version table read in one UNION ALL (in chunks, so that
+catalog), then every version table read in UNION ALLs (in chunks, so that
 the locks of one statement stay well inside ``max_locks_per_transaction``),
 and for ``--data-only`` the records likewise. A tenant that is already where
 the run would take it is skipped without a connection of its own.
@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-import sqlalchemy as sa
-
 from ..catalog import tenants as catalog
+from ..ddl import EachSchema
 from ..runtime import data as data_steps
 from ..runtime import recorder, records
 from ..runtime.plan import Heads, plan
@@ -81,9 +80,8 @@ def _chunks(items: list) -> List[list]:
     return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
-def _read(conn, selects: list) -> list:
-    statement = selects[0] if len(selects) == 1 else sa.union_all(*selects)
-    rows = conn.execute(statement).fetchall()
+def _read(conn, table: str, columns: Sequence[str], chunk: List[catalog.TenantTables]) -> list:
+    rows = conn.execute(EachSchema(table, columns, [t.schema for t in chunk])).fetchall()
     if conn.in_transaction():
         conn.commit()  # only reads: let the chunk's locks go
     return rows
@@ -94,9 +92,7 @@ def read_heads(conn, tables: Dict[str, catalog.TenantTables]) -> Dict[str, Heads
     heads: Dict[str, Heads] = {schema: () for schema in tables}
     for chunk in _chunks([t for t in tables.values() if t.versions]):
         by_oid = {t.versions: t.schema for t in chunk}
-        selects = [sa.select(sa.literal_column("tableoid"), sa.column("version_num"))
-                   .select_from(sa.table(VERSION_TABLE, schema=t.schema)) for t in chunk]
-        for oid, version in _read(conn, selects):
+        for oid, version in _read(conn, VERSION_TABLE, ["version_num"], chunk):
             heads[by_oid[oid]] += (version,)
     return heads
 
@@ -106,11 +102,7 @@ def read_pending_data(conn, tables: Dict[str, catalog.TenantTables]) -> Dict[str
     pending: Dict[str, List[str]] = {}
     for chunk in _chunks([t for t in tables.values() if t.records and t.data_column]):
         by_oid = {t.records: t.schema for t in chunk}
-        selects = []
-        for t in chunk:
-            table = records.table(t.schema)
-            selects.append(sa.select(sa.literal_column("tableoid"), table.c.revision)
-                           .where(table.c.data_step == records.DATA_PENDING))
-        for oid, revision in _read(conn, selects):
-            pending.setdefault(by_oid[oid], []).append(revision)
+        for oid, revision, step in _read(conn, records.TABLE, ["revision", "data_step"], chunk):
+            if step == records.DATA_PENDING:
+                pending.setdefault(by_oid[oid], []).append(revision)
     return pending
