@@ -243,9 +243,13 @@ def main(argv=None) -> int:
             for case in apply_cases[1:]:
                 print(c.ratio_line(case, one, f"ratio {case.label.split(', ')[-1]} / {one.label.split(', ')[-1]}"))
             print()
-            print(f"{'growth with -j 1':<44} {'seconds':>9} {'ms/tenant':>10}")
+            print(f"{'growth with -j 1':<44} {'seconds':>9} {'ms/tenant':>10} {'ms/tenant added':>16}")
+            previous = None
             for n in sorted(k for k, v in by_size.items() if v is not None):
-                print(f"{str(n) + ' tenants':<44} {by_size[n].median:>8.3f}s {by_size[n].median / n * 1000:>9.1f}")
+                seconds = by_size[n].median
+                added = "" if previous is None else f"{(seconds - previous[1]) / (n - previous[0]) * 1000:>16.1f}"
+                print(f"{str(n) + ' tenants':<44} {seconds:>8.3f}s {seconds / n * 1000:>10.1f} {added}")
+                previous = (n, seconds)
             return 0
         finally:
             dbs.drop_all()

@@ -104,6 +104,19 @@ def test_tenants_move_apart_and_the_default_schema_is_its_own(cli, tenants, engi
     assert version(engine) == [HEAD] and tenant_version(engine, "t_two") == [REVISIONS[-3]]
 
 
+def test_fake_and_step_work_in_a_tenant(cli, tenants, engine_for):
+    engine = engine_for(tenants)
+    faked = cli("migrate", "zero", "--fake", "--schema", "t_two", "--url", tenants)
+    assert faked.status == 0 and "6 steps done" in faked.out, faked
+    assert tenant_version(engine, "t_two") == []
+    stepped = cli("migrate", REVISIONS[2], "--fake", "--schema", "t_two", "--url", tenants)
+    assert stepped.status == 0 and tenant_version(engine, "t_two") == [REVISIONS[2]]
+    with engine.connect() as conn:
+        how = dict(conn.execute(sa.text("SELECT revision, how FROM t_two.myapp_db_revisions")).all())
+    assert how == dict.fromkeys(REVISIONS[:3], "fake")
+    assert tenant_version(engine, "t_one") == [HEAD]
+
+
 def test_schema_names_are_checked_before_anything_runs(cli, db_url):
     for name, message in (("pg_catalog", "one of PostgreSQL's own schemas"),
                           ("x" * 64, "longer than PostgreSQL's 63 bytes"), (" ", "not a schema name")):
@@ -476,3 +489,33 @@ def test_workers_are_spawned_when_the_caller_has_threads(tenants, engine_for):
     assert [(o.schema, o.status) for o in report.outcomes] == [
         ("t_one", "applied"), ("t_three", "unchanged"), ("t_two", "applied")], report.outcomes
     assert all(tenant_version(engine_for(tenants), s) == [HEAD] for s in TENANTS)
+
+
+def test_a_generated_revision_is_schema_agnostic_and_moves_every_tenant(cli, migrations_copy, head_url, engine_for,
+                                                                         monkeypatch):
+    import myapp.db.objects
+    from myapp.db import ReplaceableView
+    from myapp.db.objects import stations
+    from myapp.db.replaceable.registry import Registry
+    from test_autogen import APP, write
+
+    for schema in ("t_one", "t_two"):
+        assert cli("bootstrap", "--schema", schema, "--url", head_url).status == 0
+    changed = ReplaceableView("station_positions", stations.station_positions.definition.replace(
+        "h.valid_from", "h.valid_from, h.valid_to"))
+    monkeypatch.setattr(myapp.db.objects, "registry", Registry([changed, *APP[2:]]))  # one changed, one removed
+    source = write(cli, head_url, "positions with their end").read_text()
+    assert "schema=" not in source  # the previous versions as the app declares them: in no schema
+    assert cli("migrate", "--url", head_url).status == 0
+    result = cli("migrate", "--all-schemas", "--schemas-query", QUERY, "--url", head_url)
+    assert result.status == 0 and result.out.splitlines()[-1].endswith("2 applied"), result
+    with engine_for(head_url).connect() as conn:
+        for schema in ("public", "t_one", "t_two"):
+            assert "valid_to" in conn.scalar(sa.text("SELECT definition FROM pg_views WHERE schemaname = :s"
+                                                     " AND viewname = 'station_positions'"), {"s": schema})
+            assert conn.scalar(sa.text("SELECT to_regclass(:v)"), {"v": f"{schema}.active_station_positions"}) is None
+    result = cli("migrate", "-1", "--all-schemas", "--schemas-query", QUERY, "--url", head_url)
+    assert result.status == 0, result
+    with engine_for(head_url).connect() as conn:
+        assert conn.scalar(sa.text("SELECT to_regclass('t_two.active_station_positions')")) is not None
+        assert conn.scalar(sa.text("SELECT to_regclass('public.active_station_positions')")) is None  # its own run

@@ -169,7 +169,8 @@ def _migrate(job: Job, index: int, schema: Optional[str], position: int, emit) -
         if outcome.status == UNCHANGED:
             outcome.detail = "no data steps pending" if job.options.get("data_only") else f"already at {job.target}"
         if result.data_pending and not job.options.get("data_only"):
-            outcome.detail = f"data step(s) pending: {', '.join(result.data_pending)}"
+            note = f"data step(s) pending: {', '.join(result.data_pending)}"
+            outcome.detail = f"{outcome.detail}; {note}" if outcome.detail else note
     outcome.duration_ms = (time.perf_counter() - started) * 1000
     outcome.steps = outcome.steps or progress.done
     return pool.Result([outcome], interrupted=interrupted)

@@ -41,7 +41,8 @@ class Outcome:
         """The status in words, one line."""
         took = f" in {self.duration_ms:.0f} ms" if self.duration_ms is not None else ""
         if self.status == APPLIED:
-            return f"{_count(self.steps, 'step')} done{took}: {'; '.join(self.steps)}"
+            note = f" ({self.detail})" if self.detail else ""
+            return f"{_count(self.steps, 'step')} done{took}: {'; '.join(self.steps)}{note}"
         if self.status == UNCHANGED:
             return self.detail
         if self.status == PENDING:
