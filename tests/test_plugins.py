@@ -74,7 +74,7 @@ def by_name(result) -> dict:
 def test_hookspecs_document_every_argument_and_the_return_value():
     assert HOOKS == sorted(
         ["register_operations", "replaceable_objects", "replaceable_kinds", "lint_rules", "before_migrate",
-         "before_revision", "after_revision", "after_migrate"]
+         "before_revision", "after_revision", "after_migrate", "tenant_schemas", "database_urls", "seed"]
     )
     for name in HOOKS:
         spec = getattr(hookspecs, name)
@@ -403,6 +403,77 @@ def test_hook_after_migrate(run_hooks):
     calls, ran = run_hooks
     assert calls[-1] == ("after_migrate", (R2, R1), False)
     assert ran == [True, False]  # committed, with --step too
+
+
+TENANTS_PLUGIN = """\
+import sqlalchemy as sa
+from myapp.db import hookimpl
+
+@hookimpl
+def tenant_schemas(app, connection):
+    return connection.scalars(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant%' ORDER BY 1"))
+
+@hookimpl
+def database_urls(app):
+    import os
+    return [u for u in os.environ.get("TEST_DATABASE_URLS", "").split() if u]
+
+@hookimpl
+def seed(app, connection, schema):
+    if schema == "tenant_broken":
+        raise RuntimeError("no seed for you")
+    connection.execute(sa.text("INSERT INTO networks (name) VALUES (:name)"), {"name": f"seeded {schema}"})
+"""
+
+
+def test_hook_tenant_schemas(site, cli, db_url, engine_for):
+    site.add("tenants", TENANTS_PLUGIN)
+    for name in ("tenant_a", "tenant_b"):
+        assert cli("bootstrap", "--schema", name, "--url", db_url).status == 0
+    assert cli("migrate", "--schema", "tenant_b", "-1", "--url", db_url).status == 0
+    result = cli("migrate", "--all-schemas", "--url", db_url)
+    assert result.status == 0, result
+    first, second, summary = result.out.splitlines()
+    assert first == "tenant_a  already at head"
+    assert second.startswith("tenant_b  1 step done in ") and f": Applying {HEAD} (" in second
+    assert summary.startswith("2 targets in ") and summary.endswith("with -j 1: 1 applied, 1 unchanged")
+    assert version(engine_for(db_url)) is None  # the database's own schema was left alone
+
+
+def test_hook_tenant_schemas_returning_a_bad_name_is_one_line(site, cli, db_url):
+    site.add("odd", "from myapp.db import hookimpl\n\n@hookimpl\ndef tenant_schemas():\n    return ['pg_catalog']\n")
+    result = cli("migrate", "--all-schemas", "--url", db_url)
+    assert result.status == 2 and "'pg_catalog' is one of PostgreSQL's own schemas, not a tenant" in result.out
+    assert "Traceback" not in result.err
+
+
+def test_hook_database_urls(site, cli, databases, head_url, monkeypatch, engine_for):
+    site.add("tenants", TENANTS_PLUGIN)
+    empty = databases.create().render_as_string(hide_password=False)
+    monkeypatch.setenv("TEST_DATABASE_URLS", f"{empty} {head_url}")
+    result = cli("migrate", "--all-databases")
+    assert result.status == 0, result
+    assert result.out.splitlines()[-1].endswith(": 1 applied, 1 unchanged")
+    assert version(engine_for(empty)) == [HEAD]
+    monkeypatch.setenv("TEST_DATABASE_URLS", "")
+    none = cli("migrate", "--all-databases")
+    assert none.status == 2 and "no plugin names any database" in none.err
+
+
+def test_hook_seed(site, cli, db_url, engine_for):
+    site.add("tenants", TENANTS_PLUGIN)
+    assert cli("bootstrap", "--url", db_url).status == 0
+    assert cli("bootstrap", "--schema", "tenant_a", "--url", db_url).status == 0
+    broken = cli("bootstrap", "--schema", "tenant_broken", "--url", db_url)
+    assert broken.status == 2 and "failed in hook seed: RuntimeError: no seed for you" in broken.err
+    with engine_for(db_url).connect() as conn:
+        assert conn.scalar(sa.text("SELECT name FROM public.networks")) == "seeded None"
+        assert conn.scalar(sa.text("SELECT name FROM tenant_a.networks")) == "seeded tenant_a"
+        assert conn.scalar(sa.text("SELECT to_regnamespace('tenant_broken')")) is None  # all rolled back
+    migrated = cli("migrate", "zero", "--url", db_url)
+    assert migrated.status == 0 and cli("migrate", "--url", db_url).status == 0
+    with engine_for(db_url).connect() as conn:  # migrate never seeds
+        assert conn.scalar(sa.text("SELECT count(*) FROM public.networks")) == 0
 
 
 def test_hooks_are_not_called_when_there_is_nothing_to_do(site, cli, head_url):

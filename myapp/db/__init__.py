@@ -52,6 +52,8 @@ _EXPORTS = {
     "showmigrations": "commands",
     "lint": "commands",
     "ensure_at_head": "runtime.guard",
+    "migrate_all": "tenants",
+    "tenant_schema": "tenants",
 }
 
 __all__ = sorted(_EXPORTS)

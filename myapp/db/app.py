@@ -69,6 +69,9 @@ class App:
     :param plugins: modules of plugins this app ships, registered like the built-ins.
     :param version: the app's version, as applied revisions record it (default: the version of
         the installed distribution that ships the migrations package).
+    :param shared_schemas: schemas that every tenant shares (where shared tables, objects and
+        extensions live): never migrated as a tenant, and put after the tenant's schema on its
+        ``search_path`` so that unqualified names a tenant lacks (an extension's types) resolve.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class App:
         env_prefix: Optional[str] = None,
         plugins: Sequence[str] = (),
         version: Optional[str] = None,
+        shared_schemas: Sequence[str] = (),
     ):
         if not isinstance(label, str) or not _LABEL.match(label):
             raise ConfigurationError(
@@ -91,6 +95,7 @@ class App:
         self._metadata, self._objects, self._migrations = metadata, objects, migrations
         self.plugins = tuple(plugins)
         self._version = version
+        self.shared_schemas = tuple(shared_schemas)
 
     def __repr__(self) -> str:
         return f"App({self.label!r})"
@@ -104,7 +109,16 @@ class App:
     @property
     def lock_key(self) -> int:
         """The key of the session-level advisory lock that serialises this app's migrations."""
-        digest = hashlib.blake2b(f"{self.label}.db".encode(), digest_size=8).digest()
+        return self.lock_key_for(None)
+
+    def lock_key_for(self, schema: Optional[str]) -> int:
+        """The migration lock's key for one tenant schema (None: the database's own, `lock_key`).
+
+        Every tenant has a key of its own, so two tenants migrate in parallel
+        while two runs on one tenant wait for each other.
+        """
+        name = f"{self.label}.db" if schema is None else f"{self.label}.db/{schema}"
+        digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big", signed=True)
 
     @property

@@ -126,6 +126,29 @@ def _limit(where: str, value: Any, kind: type):
     return number
 
 
+#: PostgreSQL truncates longer names (NAMEDATALEN - 1 bytes), so two long tenant names could meet.
+MAX_NAME_BYTES = 63
+
+
+def schema_name(value: Any, app: App) -> str:
+    """A tenant schema's name as given, or a one-line error saying what is wrong with it."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"tenant schema {value!r} is not a schema name: give a non-empty name")
+    if len(value.encode()) > MAX_NAME_BYTES:
+        raise ConfigurationError(
+            f"tenant schema {value[:20]!r}... is longer than PostgreSQL's {MAX_NAME_BYTES} bytes, "
+            "which would cut it short; choose a shorter name"
+        )
+    if value.startswith("pg_") or value == "information_schema":
+        raise ConfigurationError(f"{value!r} is one of PostgreSQL's own schemas, not a tenant")
+    if value in app.shared_schemas:
+        raise ConfigurationError(
+            f"{value!r} is a shared schema of app {app.label!r}, not a tenant: "
+            "migrate it without --schema"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a command needs to know before it touches a database.
@@ -152,6 +175,8 @@ class Settings:
     statement_timeout: Optional[float] = None
     #: Seconds a migrating session may sit idle inside its transaction before the server ends it.
     idle_timeout: float = 60.0
+    #: The tenant schema to work in (None: the database's own default schema).
+    schema: Optional[str] = None
 
     @classmethod
     def from_env(
@@ -199,6 +224,15 @@ class Settings:
         if limits:
             raise TypeError(f"unknown limit(s) {', '.join(limits)}")
         return replace(self, **given) if given else self
+
+    def for_schema(self, schema: Optional[str]) -> "Settings":
+        """These settings for tenant schema ``schema`` (None leaves them as they are)."""
+        return self if schema is None else replace(self, schema=schema_name(schema, self.app))
+
+    @property
+    def lock_key(self) -> int:
+        """The migration lock's key: the app's, or the tenant schema's own."""
+        return self.app.lock_key_for(self.schema)
 
     @classmethod
     def resolve(cls, database: Any = None, app: Union[App, str, None] = None) -> "Settings":

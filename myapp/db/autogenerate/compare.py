@@ -148,6 +148,11 @@ def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequen
     schemas = managed_schemas(conn, metadata, declared)
     current = catalog.current_schema(conn)
     before = _read(conn, kinds, schemas)
+    # A stored object in the default schema, which the app never names, is written into the
+    # revision without a schema, as the app declares it: a tenant's run then replaces its own.
+    named = {o.schema for o in declared} | {t.schema for t in metadata.tables.values()}
+    for obj in before:
+        obj.unqualified = obj.schema == current and current not in named
     quick = settled.settle(conn, declared, before, schemas, _flatten(table_ops), kinds)
     if quick is not None:  # decided from the records, locking nothing an app waits for
         changes, removed, unrecorded = quick

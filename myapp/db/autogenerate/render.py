@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import keyword
 import re
 from typing import Dict, Sequence
@@ -24,6 +25,15 @@ def _objects_of(op) -> list:
     if isinstance(op, (CreateReplaceableObjectOp, DropReplaceableObjectOp)):
         return [op.target]
     return []  # Alembic's own operations
+
+
+def _unqualified(obj):
+    """The object as the revision defines it: without the default schema the comparison read it from."""
+    if not getattr(obj, "unqualified", False):
+        return obj
+    bare = copy.copy(obj)
+    bare.schema = None
+    return bare
 
 
 def prepare(template_args: dict, upgrade: Sequence, downgrade: Sequence) -> None:
@@ -53,7 +63,7 @@ def prepare(template_args: dict, upgrade: Sequence, downgrade: Sequence) -> None
             while name in names.values():
                 name, n = f"{base}_{n}", n + 1
             names[id(obj)] = name
-            definitions.append(f"{name} = {obj.render()}")
+            definitions.append(f"{name} = {_unqualified(obj).render()}")
     template_args["objects"] = "\n\n".join(definitions)
 
 

@@ -3,6 +3,6 @@
 `sql` (the shared fragments: schema and extension filters, the ACL
 explosion), `snapshot` (a whole schema, for comparing databases), `objects`
 (views, materialized views, functions), `dependents` (pg_depend), `lookup`
-(names to oids) and `activity` (sessions and locks). Nothing here builds
-objects or DDL: rows go up, to the layers that do.
+(names to oids), `activity` (sessions and locks) and `tenants` (tenant
+schemas). Nothing here builds objects or DDL: rows go up, to the layers that do.
 """

@@ -68,3 +68,16 @@ def databases_named(conn, prefix: str) -> List[str]:
     """The server's databases whose names start with ``prefix`` (no wildcards), sorted."""
     query = sa.text("SELECT datname FROM pg_database WHERE starts_with(datname, CAST(:prefix AS text)) ORDER BY 1")
     return list(conn.scalars(query, {"prefix": prefix}))
+
+
+_COLUMNS = sa.text(
+    "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relname = CAST(:name AS text) AND n.nspname = coalesce(CAST(:schema AS text), current_schema())"
+    " AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
+)
+
+
+def column_names(conn, schema: Optional[str], table: str) -> set:
+    """The names of table ``schema.table``'s columns; empty when there is no such table."""
+    return set(conn.scalars(_COLUMNS, {"name": table, "schema": schema}))

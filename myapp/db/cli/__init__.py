@@ -21,8 +21,8 @@ from .common import PROG, add_common
 COMMANDS = [
     ("bootstrap", bootstrap.run, bootstrap.HELP, bootstrap.add_arguments),
     ("migrate", migrate.run, migrate.HELP, migrate.add_arguments),
-    ("showmigrations", listing.showmigrations, listing.SHOWMIGRATIONS, None),
-    ("current", listing.current, listing.CURRENT, None),
+    ("showmigrations", listing.showmigrations, listing.SHOWMIGRATIONS, listing.add_schema),
+    ("current", listing.current, listing.CURRENT, listing.add_schema),
     ("heads", listing.heads, listing.HEADS, None),
     ("history", listing.history, listing.HISTORY, None),
     ("makemigrations", makemigrations.run, makemigrations.HELP, makemigrations.add_arguments),

@@ -8,12 +8,17 @@ HEADS = "Show the head revision(s) of the migration history."
 HISTORY = "Show the migration history, newest first."
 
 
+def add_schema(parser) -> None:
+    parser.add_argument("--schema", metavar="NAME", help="the tenant schema to look at (default: the database's own)")
+
+
 def showmigrations(args) -> int:
     from ..commands.listing import showmigrations
     from .common import out, progress, settings
 
-    for row in showmigrations(settings(args), progress=progress(args)):
-        marks = [m for m, on in (("head", row.head), ("current", row.current)) if on]
+    for row in showmigrations(settings(args), schema=args.schema, progress=progress(args)):
+        marks = [m for m, on in (("head", row.head), ("current", row.current), ("data pending", row.data_pending))
+                 if on]
         suffix = f" ({', '.join(marks)})" if marks else ""
         if args.verbose and row.record is not None:
             r = row.record
@@ -30,7 +35,7 @@ def current(args) -> int:
 
     given = settings(args)
     script_heads = {h.revision for h in heads(given)}
-    revisions = current(given, progress=progress(args))
+    revisions = current(given, schema=args.schema, progress=progress(args))
     if not revisions:
         sys.stderr.write("No revision applied (the database is at base).\n")
     for sc in revisions:

@@ -27,6 +27,11 @@ class MigrationRow:
     #: What ``myapp_db_revisions`` says of it (None: not applied, or applied before records were kept).
     record: Optional[Any] = None
 
+    @property
+    def data_pending(self) -> bool:
+        """Applied without its data step (``--no-data``): ``migrate --data-only`` runs it."""
+        return self.record is not None and self.record.data_pending
+
 
 def _at(settings: Settings, progress: Progress, command: str, *, with_records: bool = False):
     plugins.load(settings.app)
@@ -35,9 +40,11 @@ def _at(settings: Settings, progress: Progress, command: str, *, with_records: b
         return (heads, records.read(conn) or {}) if with_records else heads
 
 
-def showmigrations(database: Any = None, *, app=None, progress: Optional[Progress] = None) -> List[MigrationRow]:
-    """List every revision, oldest first, marking which are applied, the head and the current one."""
-    settings, progress = Settings.resolve(database, app), progress or Progress()
+def showmigrations(database: Any = None, *, app=None, schema: Optional[str] = None,
+                   progress: Optional[Progress] = None) -> List[MigrationRow]:
+    """List every revision, oldest first, marking which are applied, the head and the current one
+    (in tenant ``schema``, when given)."""
+    settings, progress = Settings.resolve(database, app).for_schema(schema), progress or Progress()
     script = scripts.scripts(settings.migrations_dir)
     current, recorded = _at(settings, progress, "showmigrations", with_records=True)
     applied = applied_revisions(script, current)
@@ -49,9 +56,10 @@ def showmigrations(database: Any = None, *, app=None, progress: Optional[Progres
     ]
 
 
-def current(database: Any = None, *, app=None, progress: Optional[Progress] = None) -> List[Script]:
-    """Show the revision(s) the database is at; an empty list means no revision (base)."""
-    settings, progress = Settings.resolve(database, app), progress or Progress()
+def current(database: Any = None, *, app=None, schema: Optional[str] = None,
+            progress: Optional[Progress] = None) -> List[Script]:
+    """Show the revision(s) the database (or tenant ``schema``) is at; an empty list means no revision (base)."""
+    settings, progress = Settings.resolve(database, app).for_schema(schema), progress or Progress()
     script = scripts.scripts(settings.migrations_dir)
     at = _at(settings, progress, "current")
     check_known(script, at)

@@ -116,3 +116,49 @@ def after_migrate(operations, revisions, upgrade):
     :param upgrade: True for an upgrade, False for a downgrade.
     :return: ignored.
     """
+
+
+# -- tenants, databases and fresh databases -------------------------------------
+
+
+@hookspec
+def tenant_schemas(app, connection):
+    """Name the tenant schemas of a database, for ``migrate --all-schemas``.
+
+    Called once per database, before any tenant is migrated, unless
+    ``--schemas-query`` names them instead. The results of every plugin that
+    implements it are joined, in plugin order, each schema once.
+
+    :param app: the `myapp.db.App` being migrated.
+    :param connection: a SQLAlchemy `Connection` to the database, for reading
+        the schemas from a table of tenants; do not change anything through it.
+    :return: an iterable of schema names; None adds none.
+    """
+
+
+@hookspec
+def database_urls(app):
+    """Name the databases of an app, for ``migrate --all-databases`` (one database per customer, ...).
+
+    Called once per command. The results of every plugin are joined, in
+    plugin order, each URL once.
+
+    :param app: the `myapp.db.App` being migrated.
+    :return: an iterable of database URLs (``str`` or `sqlalchemy.URL`); None adds none.
+    """
+
+
+@hookspec
+def seed(app, connection, schema):
+    """Fill a database that ``bootstrap`` just created (reference data, a first user, ...).
+
+    Called last, in bootstrap's transaction, after the tables, the objects and
+    the version table: raising rolls the whole bootstrap back. ``migrate``
+    never calls it (data steps are its way), nor does bootstrap run data steps.
+
+    :param app: the `myapp.db.App` bootstrapped.
+    :param connection: the SQLAlchemy `Connection` bootstrap works on, pointed
+        at the tenant schema when there is one.
+    :param schema: the new tenant's schema, or None for the database's own.
+    :return: ignored.
+    """

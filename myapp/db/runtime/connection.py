@@ -4,7 +4,8 @@
 caller's own (left open; an open transaction on it is joined through a
 savepoint, never committed), one taken from the caller's engine, or one of
 our own to a URL or the embedded server. With ``lock=True`` it holds the
-app's migration lock for the whole block.
+app's migration lock for the whole block (a tenant schema's own, when the
+settings name one; see `tenancy`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..errors import ConnectError, first_line
 from ..progress import Progress
 from ..settings import Settings, masked
 from . import lock as migration_lock
-from . import session
+from . import session, tenancy
 
 
 def _connect_error(url: sa.URL, exc: BaseException) -> ConnectError:
@@ -62,7 +63,7 @@ def connect(
     ``--step`` migration makes, and is released in ``finally`` (or by the
     server, should this process die).
     """
-    progress.database(settings.describe())
+    progress.database(settings.describe() + (f", schema {settings.schema!r}" if settings.schema else ""))
     engine = None
     if settings.connection is not None:
         conn, owned = settings.connection, False
@@ -80,9 +81,10 @@ def connect(
     # A caller's open transaction is the caller's to end; otherwise we end ours.
     ours = owned or not conn.in_transaction()
     try:
-        with session.limited(conn, settings, owned=owned) if lock else contextlib.nullcontext():
+        with session.limited(conn, settings, owned=owned) if lock else contextlib.nullcontext(), \
+                tenancy.tenant(conn, settings, owned=owned):
             if lock:
-                migration_lock.acquire(conn, settings.app.lock_key, progress, wait=settings.lock_wait)
+                migration_lock.acquire(conn, settings.lock_key, progress, wait=settings.lock_wait)
             failed = False
             try:
                 yield conn
@@ -93,7 +95,7 @@ def connect(
                 if ours and conn.in_transaction() and not conn.invalidated:
                     conn.rollback()  # only reads can be left open here
                 if lock and not conn.invalidated:  # invalidated: the server dropped the lock
-                    migration_lock.release(conn, settings.app.lock_key, commit=ours, failing=failed)
+                    migration_lock.release(conn, settings.lock_key, commit=ours, failing=failed)
     finally:
         if owned:
             conn.close()

@@ -9,7 +9,9 @@ Three callers, one environment:
   ``-x app=MODULE:ATTR``, the ini's ``myapp.db.app`` or the default, the
   database from ``-x url=...``, ``sqlalchemy.url`` or the App's settings (its
   ``_DATABASE_URL`` variable, else the embedded server), and a connection
-  opened here holds the migration lock;
+  opened here holds the migration lock; ``-x tenant=SCHEMA`` migrates one
+  tenant schema (the cookbook's switch) and ``-x data=false`` leaves the
+  data steps pending;
 * pytest-alembic and other tools that put a `Connection` or an `Engine` in
   ``config.attributes["connection"]``.
 
@@ -42,6 +44,14 @@ class Run:
     revisions: tuple = ()
     #: Write the framework's records (lint renders without them: they are not the revision's).
     records: bool = True
+    #: The tenant schema: the version table and the records live there (offline: its search_path is set).
+    schema: Optional[str] = None
+    #: Run the revisions' data steps (False: ``--no-data``, recorded as pending).
+    data: bool = True
+    #: ``--data-only``: run only these applied revisions' data steps (Alembic Scripts), no revision.
+    data_only: tuple = ()
+    #: With ``data_only``: called with each Script and the milliseconds its data step took.
+    after_step: Optional[Callable] = None
 
 
 def run() -> None:
@@ -51,12 +61,14 @@ def run() -> None:
     from .. import plugins
     from ..app import load_app
     from ..autogenerate import comparator
-    from . import hooks
+    from . import hooks, tenancy
 
     config = context.config
     given: Optional[Run] = config.attributes.get(RUN)
     x = context.get_x_argument(as_dictionary=True)
     app = given.app if given else load_app(x.get("app") or config.get_main_option("myapp.db.app"))
+    schema = given.schema if given else x.get("tenant") or None
+    data = given.data if given else x.get("data", "true").lower() not in ("false", "0", "no", "off")
     manager = plugins.load(app)
     comparator.install()
     options = dict(
@@ -70,24 +82,37 @@ def run() -> None:
         myapp_db_app=app,
     )
 
-    def migrate() -> None:
+    def tenant(name: Optional[str]) -> dict:
+        """The tenant's options: its version table, and its name for `myapp.db.tenant_schema()`."""
+        return dict(myapp_db_schema=name, **({"version_table_schema": name} if name else {}))
+
+    def migrate(schema: Optional[str]) -> None:
         how = "sql" if context.is_offline_mode() else "migrate" if given else "alembic"
+        if given and given.data_only:
+            with context.begin_transaction():
+                hooks.run_data_steps(context.get_context(), manager, given.data_only,
+                                     before_step=given.before_step, after_step=given.after_step)
+            return
         hooks.install(context.get_context(), manager, before_step=given.before_step if given else None,
                       revisions=given.revisions if given else (), how=how, version=app.package_version,
-                      write_records=given.records if given else True)
+                      data=data, write_records=given.records if given else True)
         with context.begin_transaction():
+            if schema and context.is_offline_mode():
+                context.execute(tenancy.set_search_path(schema, app))
             context.run_migrations()
 
     if context.is_offline_mode():
         # paramstyle "named": percent signs in definitions stay single in the SQL printed.
         context.configure(
-            dialect_name="postgresql", dialect_opts={"paramstyle": "named"}, literal_binds=True, **options
+            dialect_name="postgresql", dialect_opts={"paramstyle": "named"}, literal_binds=True,
+            **options, **tenant(schema),
         )
-        migrate()
+        migrate(schema)
         return
     with _connection(config, x, app, given) as connection:
-        context.configure(connection=connection, **options)
-        migrate()
+        schema = tenancy.schema_of(connection)  # the connection's tenant, as `connect` pointed it
+        context.configure(connection=connection, **options, **tenant(schema))
+        migrate(schema)
 
 
 def _include_name(name, type_, parent_names) -> bool:
@@ -117,6 +142,6 @@ def _connection(config, x: dict, app, given: Optional[Run]) -> Iterator[Any]:
             yield connection
         return
     url = x.get("url") or config.get_main_option("sqlalchemy.url") or None
-    settings = Settings.resolve(url, app=app)
+    settings = Settings.resolve(url, app=app).for_schema(x.get("tenant") or None)
     with connect(settings, Progress(), lock=True, command="alembic") as connection:
         yield connection

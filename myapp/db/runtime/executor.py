@@ -44,8 +44,10 @@ from ..errors import (
 from ..errors import INTERRUPTS
 
 from ..progress import Progress
+from . import data as data_steps
 from . import interrupts, recorder, records, scripts
 from .env import RUN, Run
+from .tenancy import schema_of
 from .plan import Heads, Plan, Step, plan
 from .watch import Watcher
 
@@ -199,12 +201,14 @@ def run(
     per_step_commit: bool = False,
     lock_retries: int = 10,
     external: Optional[bool] = None,
+    data: bool = True,
 ) -> Plan:
     """Apply the plan for ``target`` on ``conn`` through the app's env.py; return the plan as first made.
 
     ``conn`` holds the migration lock. When it is inside the caller's own
     transaction (``external``; by default: whether it is in one now) everything
     runs in a savepoint of it; otherwise the executor commits as the segments say.
+    ``data``: run the revisions' data steps too (False: ``--no-data``).
     """
     script = scripts.scripts(migrations_dir)
     external = conn.in_transaction() if external is None else external
@@ -218,7 +222,7 @@ def run(
         attempt, progress_mark = 0, 0
         while True:
             try:
-                _run_once(app, migrations_dir, conn, script, destination, state, per_step_commit, external)
+                _run_once(app, migrations_dir, conn, script, destination, state, per_step_commit, external, data)
                 return first
             except KeyboardInterrupt as exc:
                 failed = state.current
@@ -255,7 +259,7 @@ def run(
                         f"{attempt} times; {state.where(failed)}; run again when that session is done, "
                         "or raise --lock-timeout or --lock-retries",
                     ) from exc
-                delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                delay = backoff(attempt)
                 progress.retrying(failed, attempt, lock_retries, wait, delay)
                 try:
                     time.sleep(delay)
@@ -264,7 +268,13 @@ def run(
                                       state.where(failed), interrupts.exit_status(interrupt)) from None
 
 
-def _run_once(app, migrations_dir, conn, script, destination, state: _Progress, per_step_commit, external) -> None:
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt`` (1, 2, ...) after a lock timeout."""
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+def _run_once(app, migrations_dir, conn, script, destination, state: _Progress, per_step_commit, external,
+              data=True) -> None:
     """Plan what is left from where the database is, and run it segment by segment."""
     state.plan = plan(script, recorder.current_heads(conn), destination)
     state.done = []
@@ -281,6 +291,8 @@ def _run_once(app, migrations_dir, conn, script, destination, state: _Progress, 
             on_version_apply=[state.on_version_apply],
             before_step=state.before_step,
             revisions=revisions,
+            schema=schema_of(conn),
+            data=data,
         )
         steps = segment.steps
         with _isolation(conn, segment, external), \
@@ -311,12 +323,15 @@ def fake(migrations_dir: Path, conn, target: str, progress: Progress, *, version
     p = plan(script, recorder.current_heads(conn), target)
     if p.alembic_steps:
         recorder.stamp(conn, script, p.end or "base")
-        conn.execute(records.create())
+        schema = schema_of(conn)
+        for statement in records.ensure(conn, schema):
+            conn.execute(statement)
         for alembic_step in p.alembic_steps:
             revision = alembic_step.revision
             statements = (records.insert(revision.revision, revision.path, how="fake", duration_ms=None,
-                                         package_version=version)
-                          if p.upgrade else [records.delete(revision.revision)])
+                                         package_version=version, schema=schema,
+                                         data_step=data_steps.initial(revision))
+                          if p.upgrade else [records.delete(revision.revision, schema)])
             for statement in statements:
                 conn.execute(statement)
         for step in p.steps:
@@ -327,8 +342,8 @@ def fake(migrations_dir: Path, conn, target: str, progress: Progress, *, version
 
 
 def render_sql(app: App, migrations_dir: Path, target: str, start: Optional[str] = None, *,
-               records: bool = True) -> Tuple[Plan, str]:
-    """Return the plan and the SQL that would move a database at ``start`` to ``target``
+               schema: Optional[str] = None, data: bool = True, records: bool = True) -> Tuple[Plan, str]:
+    """Return the plan and the SQL that would move a database (or tenant ``schema``) at ``start`` to ``target``
     (``records``: with the statements that keep the framework's records)."""
     script = scripts.scripts(migrations_dir)
     heads: Heads = ()
@@ -346,7 +361,7 @@ def render_sql(app: App, migrations_dir: Path, target: str, start: Optional[str]
     p = plan(script, heads, target)
     buf = io.StringIO()
     cfg = scripts.config(migrations_dir, output_buffer=buf)
-    cfg.attributes[RUN] = Run(app=app, records=records)
+    cfg.attributes[RUN] = Run(app=app, schema=schema, data=data, records=records)
     try:
         with EnvironmentContext(
             cfg,

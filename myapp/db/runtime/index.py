@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Set, Tuple
 
-VERSION = 3
+VERSION = 4
+_DATA_STEP = re.compile(rb"^def data_upgrade\s*\(", re.M)
 _ASSIGN = re.compile(r"^(revision|down_revision|branch_labels|depends_on)\s*(?::[^=]*)?=\s*(.+)$", re.M)
 
 
@@ -35,6 +36,7 @@ class Entry:
     mtime_ns: int
     source_hash: str
     checksum: str  # records.checksum: comments, blank lines and docstrings do not count
+    data: bool  # defines a data step (data_upgrade)
 
 
 class Index:
@@ -96,7 +98,7 @@ def load(versions: Path) -> Optional[Index]:
             cached = {}
     except (OSError, ValueError):
         cached = {}
-    # [file name, revision, down, size, mtime_ns, source hash, checksum]
+    # [file name, revision, down, size, mtime_ns, source hash, checksum, has a data step]
     known = {e[0]: e for e in cached.get("entries", ())}
     entries: Dict[str, Entry] = {}
     changed = False
@@ -108,7 +110,7 @@ def load(versions: Path) -> Optional[Index]:
         stat = item.stat()
         old = known.get(item.name)
         if old and old[3] == stat.st_size and old[4] == stat.st_mtime_ns:
-            entry = Entry(old[1], tuple(old[2]), item.path, stat.st_size, stat.st_mtime_ns, old[5], old[6])
+            entry = Entry(old[1], tuple(old[2]), item.path, stat.st_size, stat.st_mtime_ns, old[5], old[6], old[7])
         else:
             data = Path(item.path).read_bytes()
             parsed = _parse(Path(item.path), data)
@@ -123,7 +125,7 @@ def load(versions: Path) -> Optional[Index]:
             except SyntaxError:
                 return None  # Alembic will say where
             entry = Entry(parsed[0], parsed[1], item.path, stat.st_size, stat.st_mtime_ns,
-                          hashlib.sha256(data).hexdigest(), summed)
+                          hashlib.sha256(data).hexdigest(), summed, bool(_DATA_STEP.search(data)))
             changed = True
         if entry.revision in entries:
             return None  # two files, one id: let Alembic say so
@@ -138,7 +140,7 @@ def _save(cache_path: Path, entries: Dict[str, Entry]) -> None:
     try:
         cache_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         payload = {"version": VERSION, "entries": [
-            [Path(e.path).name, e.revision, list(e.down), e.size, e.mtime_ns, e.source_hash, e.checksum]
+            [Path(e.path).name, e.revision, list(e.down), e.size, e.mtime_ns, e.source_hash, e.checksum, e.data]
             for e in entries.values()
         ]}
         fd, tmp = tempfile.mkstemp(dir=cache_path.parent, prefix=".revisions-")  # created 0600
@@ -184,8 +186,8 @@ def at_head_unchanged(conn, versions: Path) -> Optional[tuple]:
     from . import recorder, records
 
     found = load(versions)
-    if found is None:
-        return None
+    if found is None or any(e.data for e in found.entries.values()):
+        return None  # data steps may be pending: the full path says so
     heads = recorder.current_heads(conn)
     if not heads or set(heads) != found.heads():
         return None

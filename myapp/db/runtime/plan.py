@@ -25,9 +25,13 @@ class Step:
     message: str
     upgrade: bool
     fake: bool = False
+    #: Only the revision's data step (``migrate --data-only``).
+    data: bool = False
 
     @property
     def verb(self) -> str:
+        if self.data:
+            return "Running the data step of"
         if self.fake:
             return "Faking" if self.upgrade else "Faking unapply of"
         return "Applying" if self.upgrade else "Unapplying"

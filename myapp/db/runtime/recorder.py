@@ -1,4 +1,7 @@
-"""The version table: which revisions a database is at, and recording a new position (stamp)."""
+"""The version table: which revisions a database is at, and recording a new position (stamp).
+
+A connection pointed at a tenant (`tenancy`) reads and writes the version table in the tenant's schema.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,28 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from .plan import Heads
+from .tenancy import schema_of
+
+
+def _context(conn) -> MigrationContext:
+    schema = schema_of(conn)
+    return MigrationContext.configure(conn, opts={"version_table_schema": schema} if schema else None)
 
 
 def current_heads(conn) -> Heads:
     """Read the applied heads from the version table (empty when there is none)."""
-    return tuple(MigrationContext.configure(conn).get_current_heads())
+    return tuple(_context(conn).get_current_heads())
 
 
 def stamp(conn, script: ScriptDirectory, revision: str) -> Heads:
     """Record ``revision`` (``"heads"``, ``"base"`` or an id) as applied, running nothing; return the new heads."""
-    MigrationContext.configure(conn).stamp(script, revision)
+    _context(conn).stamp(script, revision)
     return current_heads(conn)
 
 
 def write_heads(conn, heads) -> None:
     """Make the version table say exactly ``heads`` (creating it as Alembic does), running nothing."""
-    context = MigrationContext.configure(conn)
+    context = _context(conn)
     table = context.impl.version_table_impl(
         version_table=context.version_table, version_table_schema=context.version_table_schema, version_table_pk=True,
     )

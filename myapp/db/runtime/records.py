@@ -10,6 +10,12 @@ The checksum is a hash of the module's syntax tree without docstrings, so
 comments, blank lines, formatting and the docstring do not count; the
 source hash (of the bytes) is the fast path that avoids parsing unchanged
 files.
+
+``data_step`` says what became of a revision's data step (``data_upgrade()``,
+see `data`): ``applied``, ``pending`` (applied with ``--no-data``: ``migrate
+--data-only`` runs it) or ``skipped`` (bootstrap and ``--fake`` run none, and
+none is due); NULL when the revision has none. A table from before that column
+gets it the first time a revision is recorded (`ensure`).
 """
 
 from __future__ import annotations
@@ -24,10 +30,16 @@ from typing import Dict, Iterable, List, Optional
 
 import sqlalchemy as sa
 
+from ..catalog import lookup
+from ..ddl import AddColumn
+from .tenancy import schema_of
+
 TABLE = "myapp_db_revisions"
 OBJECTS = "myapp_db_objects"
 #: Every table the framework keeps for itself (never the app's: autogenerate leaves them alone).
 OWN_TABLES = frozenset({TABLE, OBJECTS})
+#: What ``data_step`` says of a revision's data step.
+DATA_APPLIED, DATA_PENDING, DATA_SKIPPED = "applied", "pending", "skipped"
 
 
 def table(schema: Optional[str] = None) -> sa.Table:
@@ -41,6 +53,7 @@ def table(schema: Optional[str] = None) -> sa.Table:
         sa.Column("applied_by", sa.Text, nullable=False, server_default=sa.text("CURRENT_USER")),
         sa.Column("package_version", sa.Text),
         sa.Column("how", sa.String(16), nullable=False),
+        sa.Column("data_step", sa.String(16)),  # added after the first release: see ensure()
         schema=schema,
     )
 
@@ -57,6 +70,12 @@ class Record:
     applied_by: str
     package_version: Optional[str]
     how: str  # migrate, bootstrap, fake, recorded (found applied before records were kept), accepted
+    data_step: Optional[str] = None  # applied, pending, skipped; None: no data step (or not known)
+
+    @property
+    def data_pending(self) -> bool:
+        """Whether the revision's data step waits for ``migrate --data-only``."""
+        return self.data_step == DATA_PENDING
 
 
 def source_hash(path: str) -> str:
@@ -80,8 +99,28 @@ def create(schema: Optional[str] = None):
     return sa.schema.CreateTable(table(schema), if_not_exists=True)
 
 
+#: Columns a table made by an earlier version may lack.
+_LATER_COLUMNS = ("data_step",)
+
+
+def ensure(conn, schema: Optional[str] = None, *, offline: bool = False) -> List[sa.sql.Executable]:
+    """The statements that make the records table in ``schema`` complete: create it, or add what it lacks.
+
+    Online the catalog says what is missing, so a complete table is never
+    locked by an ALTER; offline both are emitted with IF NOT EXISTS.
+    """
+    t = table(schema)
+    later = [AddColumn(t.c[name], if_not_exists=True) for name in _LATER_COLUMNS]
+    if offline:
+        return [create(schema), *later]
+    columns = lookup.column_names(conn, schema, TABLE)
+    if not columns:
+        return [create(schema)]
+    return [statement for statement in later if statement.column.name not in columns]
+
+
 def insert(revision: str, path: str, *, how: str, duration_ms: Optional[int], package_version: Optional[str],
-           schema: Optional[str] = None) -> List[sa.sql.Executable]:
+           schema: Optional[str] = None, data_step: Optional[str] = None) -> List[sa.sql.Executable]:
     """The statements that record ``revision`` as applied (replacing a record it had)."""
     from .index import hashes
 
@@ -90,16 +129,28 @@ def insert(revision: str, path: str, *, how: str, duration_ms: Optional[int], pa
     return [
         t.delete().where(t.c.revision == revision),
         t.insert().values(revision=revision, checksum=summed, source_hash=source,
-                          duration_ms=duration_ms, package_version=package_version, how=how),
+                          duration_ms=duration_ms, package_version=package_version, how=how,
+                          data_step=data_step),
     ]
 
 
-def insert_all(conn, entries, *, how: str, package_version: Optional[str], schema: Optional[str] = None) -> None:
-    """Record every revision of ``entries`` (`myapp.db.runtime.index.Entry`) as applied, in one executemany."""
+def insert_all(conn, entries, *, how: str, package_version: Optional[str], schema: Optional[str] = None,
+               data_steps=None) -> None:
+    """Record every revision of ``entries`` (`myapp.db.runtime.index.Entry`) as applied, in one executemany.
+
+    :param data_steps: ``entry -> data_step`` (what became of its data step), if any.
+    """
     rows = [dict(revision=e.revision, checksum=e.checksum, source_hash=e.source_hash, duration_ms=None,
-                 package_version=package_version, how=how) for e in entries]
+                 package_version=package_version, how=how, data_step=data_steps(e) if data_steps else None)
+            for e in entries]
     if rows:
         conn.execute(table(schema).insert(), rows)
+
+
+def set_data_step(revision: str, value: str, schema: Optional[str] = None) -> sa.sql.Executable:
+    """The statement that records what became of ``revision``'s data step."""
+    t = table(schema)
+    return t.update().where(t.c.revision == revision).values(data_step=value)
 
 
 def delete(revision: str, schema: Optional[str] = None) -> sa.sql.Executable:
@@ -107,21 +158,31 @@ def delete(revision: str, schema: Optional[str] = None) -> sa.sql.Executable:
     return t.delete().where(t.c.revision == revision)
 
 
+_EXISTS = sa.text("SELECT to_regclass(format('%I.%I', coalesce(CAST(:s AS text), current_schema()), CAST(:t AS text)))")
+
+
+def _exists(conn, schema: Optional[str], name: str) -> bool:
+    return conn.scalar(_EXISTS, {"s": schema, "t": name}) is not None
+
+
 def source_hashes(conn, schema: Optional[str] = None) -> Optional[Dict[str, str]]:
     """``{revision: source hash}`` of every record, in one query; None when the table does not exist yet."""
-    name = f"{schema}.{TABLE}" if schema else TABLE
-    if conn.scalar(sa.text("SELECT to_regclass(CAST(:t AS text))"), {"t": name}) is None:
+    schema = schema or schema_of(conn)
+    if not _exists(conn, schema, TABLE):
         return None
     t = table(schema)
     return dict(conn.execute(sa.select(t.c.revision, t.c.source_hash)).all())
 
 
 def read(conn, schema: Optional[str] = None) -> Optional[Dict[str, Record]]:
-    """Every record, by revision; None when the table does not exist yet."""
-    if not sa.inspect(conn).has_table(TABLE, schema=schema):
+    """Every record, by revision (in the connection's tenant schema by default); None when there is no table."""
+    schema = schema or schema_of(conn)
+    columns = lookup.column_names(conn, schema, TABLE)
+    if not columns:
         return None
     t = table(schema)
-    return {row.revision: Record(**row._asdict()) for row in conn.execute(sa.select(t))}
+    rows = conn.execute(sa.select(*(c for c in t.columns if c.name in columns)))
+    return {row.revision: Record(**row._asdict()) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -159,6 +220,7 @@ def verify(conn, script, heads, *, accept=(), write: bool, version: Optional[str
     from ..errors import HistoryError, UsageError
     from .plan import applied_revisions
 
+    schema = schema or schema_of(conn)
     applied_ids = applied_revisions(script, heads)
     applied = [script.get_revision(r) for r in applied_ids]
     found = read(conn, schema)
@@ -183,11 +245,14 @@ def verify(conn, script, heads, *, accept=(), write: bool, version: Optional[str
         missing = [sc for sc in applied if found is None or sc.revision not in found]
         accepted = [sc for sc in applied if sc.revision in wanted]
         if missing or accepted:
-            conn.execute(create(schema))
+            for statement in ensure(conn, schema):
+                conn.execute(statement)
             for sc in dict.fromkeys(missing + accepted):
                 how = "accepted" if sc in accepted else "recorded"
+                previous = (found or {}).get(sc.revision)
                 for statement in insert(sc.revision, sc.path, how=how, duration_ms=None,
-                                        package_version=version, schema=schema):
+                                        package_version=version, schema=schema,
+                                        data_step=previous.data_step if previous else None):
                     conn.execute(statement)
     return [e for e in changed if e.revision in wanted]
 
@@ -293,8 +358,8 @@ def forget_object(obj, schema: Optional[str] = None) -> List[sa.sql.Executable]:
 
 def read_objects(conn, schema: Optional[str] = None) -> Optional[Dict[tuple, tuple]]:
     """``{(kind, schema, name, identity): (source hash, catalog hash)}``; None when nothing was recorded yet."""
-    name = f"{schema}.{OBJECTS}" if schema else OBJECTS
-    if conn.scalar(sa.text("SELECT to_regclass(CAST(:t AS text))"), {"t": name}) is None:
+    schema = schema or schema_of(conn)
+    if not _exists(conn, schema, OBJECTS):
         return None
     t = objects_table(schema)
     rows = conn.execute(sa.select(t.c.kind, t.c.schema, t.c.name, t.c.identity, t.c.source_hash, t.c.catalog_hash))

@@ -25,6 +25,7 @@ KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 2, 3
 CLIENT_CHECK = 1.0
 
 _SHOW = sa.text("SELECT current_setting(CAST(:name AS text))")
+_SET = sa.text("SELECT set_config(CAST(:name AS text), CAST(:value AS text), CAST(:local AS boolean))")
 
 #: The client-side (libpq) half, for connections we open ourselves.
 CLIENT_KEEPALIVES = {
