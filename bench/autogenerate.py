@@ -405,8 +405,10 @@ class SizeResult:
     notes: List[str]
 
 
-CASES = ("empty", "noop", "changed")
-CASE_TITLES = {"empty": "autogenerate from empty", "noop": "no-op", "changed": "one changed view"}
+CASES = ("empty", "noop", "changed", "removed")
+CASE_TITLES = {"empty": "autogenerate from empty", "noop": "no-op", "changed": "one changed view",
+               "removed": "every object removed"}
+PEER_CASES = ("empty", "noop", "changed")  # the peers have no way to report a drop-only diff alone
 
 
 def run_size(n: int, args, tmp: Path, site: Path, dbs: c.Databases, head_template: str,
@@ -500,6 +502,12 @@ def run_size(n: int, args, tmp: Path, site: Path, dbs: c.Databases, head_templat
             raise SystemExit(f"bench: expected one change (replace {changed_name}), got:\n{proc.stdout}")
 
     env_changed = dict(env_full, **{workload.VARIANT_VARIABLE: "changed"})
+    env_removed = dict(env_full, **{workload.N_VARIABLE: "0"})
+
+    def removed_check(proc):
+        lines = proc.stdout.strip().splitlines()
+        if len(lines) != n or not all(line.startswith("drop ") for line in lines):
+            raise SystemExit(f"bench: expected {n} drops, got {len(lines)} lines:\n{proc.stdout[:500]}")
     floor = Run("start-up: python -m myapp.db heads", lambda: (c.myapp_db("heads"), env_empty))
     floor_import = Run("start-up: import myapp.db.commands",
                        lambda: ([sys.executable, "-c", "import myapp.db.commands"], env_empty))
@@ -513,6 +521,9 @@ def run_size(n: int, args, tmp: Path, site: Path, dbs: c.Databases, head_templat
         "changed": Run("myapp: one changed (makemigrations --check)",
                        lambda: (c.myapp_db("makemigrations", "--check", "--url", full_url), env_changed),
                        changed_check, expect=(1,), timeout=args.timeout),
+        "removed": Run("myapp: all removed (makemigrations --check)",
+                       lambda: (c.myapp_db("makemigrations", "--check", "--url", full_url), env_removed),
+                       removed_check, expect=(1,), timeout=args.timeout),
     }
 
     # Peers, each on its own copies of the two databases.
@@ -631,7 +642,7 @@ def report_size(result: SizeResult, order: str) -> None:
         print(c.difference_line(run, result.floor, f"myapp {CASE_TITLES[key]} above start-up (heads)", WIDTH))
     for tool in result.peers:
         ops = result.peer_ops[tool]
-        for key in CASES:
+        for key in (k for k in CASES if k in result.peers[tool]):
             peer, ours = result.peers[tool][key], result.ours[key]
             if peer.ok and len(peer.times) == len(ours.times):
                 print(c.ratio_line(peer, ours, f"ratio {tool} / myapp, {CASE_TITLES[key]}", WIDTH))
@@ -659,12 +670,12 @@ def report_summary(results: List[SizeResult], peers: Dict[str, str]) -> None:
     for tool in peers:
         print()
         print(f"{tool} {peers[tool]}: median seconds, and ratio to myapp in the same rounds")
-        print(f"{'N':>5}" + "".join(f" {CASE_TITLES[k]:>34}" for k in CASES))
+        print(f"{'N':>5}" + "".join(f" {CASE_TITLES[k]:>34}" for k in PEER_CASES))
         for r in results:
             if tool not in r.peers:
                 continue
             line = f"{r.n:>5}"
-            for key in CASES:
+            for key in (k for k in PEER_CASES if k in r.peers[tool]):
                 peer, ours = r.peers[tool][key], r.ours[key]
                 ratio = peer.median / ours.median if peer.ok else 0.0
                 cell = f"{peer.median:.2f}s ({ratio:.{2 if ratio < 10 else 0}f}x)" if peer.ok else "failed"
@@ -675,8 +686,8 @@ def report_summary(results: List[SizeResult], peers: Dict[str, str]) -> None:
 def main(argv=None) -> int:
     parser = c.arg_parser(__doc__.splitlines()[0])
     parser.set_defaults(runs=3)
-    parser.add_argument("--sizes", default="20,100,300,1000",
-                        help="object counts, comma-separated (default 20,100,300,1000)")
+    parser.add_argument("--sizes", default="20,100,300,1000,10000",
+                        help="object counts, comma-separated (default 20,100,300,1000,10000)")
     parser.add_argument("--order", choices=workload.ORDERS, default="dependency",
                         help="registry order of the objects (default dependency)")
     parser.add_argument("--peers-max", type=int, default=100,

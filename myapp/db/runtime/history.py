@@ -19,7 +19,7 @@ from typing import Dict, Iterable, List, Sequence, Set, Tuple
 
 # The files Alembic reads as revisions (alembic.script.base._only_source_rev_file).
 _REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
-_ASSIGNMENT = re.compile(r"^(revision|down_revision|depends_on)\s*(?::[^=\n]*)?=(.*)$", re.M)
+_ASSIGNMENT = re.compile(r"^(revision|down_revision|branch_labels|depends_on)\s*(?::[^=\n]*)?=(.*)$", re.M)
 _STRING = re.compile(r"""[rRuU]?(?:"([^"\\\n]*)"|'([^'\\\n]*)')""")
 _DOCSTRING = re.compile(r"\A\s*(?:#[^\n]*\n\s*)*[rRuU]?(\"\"\"|''')(.*?)\1", re.S)
 
@@ -82,14 +82,14 @@ class History:
         return self.ordered(self.ancestors(self.heads) - self.ancestors(current))
 
 
-class _Unreadable(Exception):
+class Unreadable(Exception):
     """This file is not plain enough to read without running it."""
 
 
 def _string(text: str) -> str:
     m = _STRING.fullmatch(text.strip())
     if m is None:
-        raise _Unreadable(text)
+        raise Unreadable(text)
     return m.group(1) if m.group(1) is not None else m.group(2)
 
 
@@ -97,7 +97,7 @@ def _literal(first_line: str, text: str, start: int):
     """None, a string or a tuple/list of strings: ``first_line``, continued from ``text[start:]``.
 
     Only these literals are read (what Alembic writes), with no ``ast`` compile: anything
-    else is `_Unreadable` and the history goes through Alembic.
+    else is `Unreadable` and the history goes through Alembic.
     """
     value = first_line.split("#", 1)[0].strip()  # revision ids and labels never hold a '#'
     if value == "None":
@@ -111,7 +111,7 @@ def _literal(first_line: str, text: str, start: int):
         value += " " + line.split("#", 1)[0].strip()
     inner, _, after = value[1:].partition(close)
     if after.strip():
-        raise _Unreadable(first_line)
+        raise Unreadable(first_line)
     return tuple(_string(part) for part in inner.split(",") if part.strip())
 
 
@@ -121,17 +121,26 @@ def _ids(value) -> Tuple[str, ...]:
     return (value,) if isinstance(value, str) else value
 
 
-def _read_file(path: str) -> Revision:
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+def parse(text: str) -> Tuple[Revision, bool]:
+    """The revision a file's text declares, and whether it names branch labels.
+
+    `Unreadable` when the text is not plain: no literal ``revision``, or a value
+    that is not a literal.
+    """
     found = {}
     for m in _ASSIGNMENT.finditer(text):
         found[m.group(1)] = _literal(m.group(2), text, m.end())  # the last assignment wins, as in Python
     if not isinstance(found.get("revision"), str):
-        raise _Unreadable(path)
+        raise Unreadable("no literal revision id")
     doc = _DOCSTRING.match(text)
     message = " ".join(re.split(r"\n\s*\n", doc.group(2).strip())[0].split()) if doc else ""
-    return Revision(found["revision"], _ids(found.get("down_revision")), _ids(found.get("depends_on")), message)
+    revision = Revision(found["revision"], _ids(found.get("down_revision")), _ids(found.get("depends_on")), message)
+    return revision, bool(found.get("branch_labels"))
+
+
+def _read_file(path: str) -> Revision:
+    with open(path, encoding="utf-8") as f:
+        return parse(f.read())[0]
 
 
 def _fast(versions: Path) -> History:
@@ -145,7 +154,7 @@ def _fast(versions: Path) -> History:
     if len(known) != len(revisions) or any(
         ref not in known for r in revisions for ref in r.parents + r.depends_on
     ):
-        raise _Unreadable("a duplicate revision or a reference that is not a revision id")
+        raise Unreadable("a duplicate revision or a reference that is not a revision id")
     return history
 
 
@@ -188,7 +197,7 @@ def read(migrations_dir: Path) -> History:
         return cached[1]
     try:
         history = _fast(versions) if stamp is not None else _AlembicHistory(migrations_dir)
-    except (_Unreadable, UnicodeDecodeError):
+    except (Unreadable, UnicodeDecodeError):
         history = _AlembicHistory(migrations_dir)
     if stamp is not None:
         _cache[versions] = (stamp, history)

@@ -3,8 +3,8 @@
 Building Alembic's revision map imports every revision module, which for a
 long history costs more than the whole start-up. A no-op ``migrate`` only
 needs to know the heads and that the applied files are unchanged: the index
-reads each file's ``revision`` and ``down_revision`` assignments (literals)
-and hashes its bytes, and keeps that in a per-user cache file, reused for
+reads each file's ``revision`` and ``down_revision`` assignments (literals, read as
+`history` reads them) and hashes its bytes, and keeps that in a per-user cache file, reused for
 every file whose size and modification time are unchanged. Whenever a file
 is not plain (no literal ids, branch labels, dependencies), there is no
 index and callers take the full path.
@@ -12,7 +12,6 @@ index and callers take the full path.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
@@ -24,7 +23,6 @@ from typing import Dict, Iterable, Optional, Set, Tuple
 
 VERSION = 4
 _DATA_STEP = re.compile(rb"^def data_upgrade\s*\(", re.M)
-_ASSIGN = re.compile(r"^(revision|down_revision|branch_labels|depends_on)\s*(?::[^=]*)?=\s*(.+)$", re.M)
 
 
 @dataclass(frozen=True)
@@ -70,23 +68,18 @@ def _cache_file(versions: Path) -> Path:
     return base / f"revisions-{key}.json"
 
 
-def _parse(path: Path, data: bytes) -> Optional[Tuple[str, Tuple[str, ...]]]:
-    values = {}
-    for name, expression in _ASSIGN.findall(data.decode("utf-8", "replace")):
-        try:
-            values.setdefault(name, ast.literal_eval(expression.split("#")[0].strip()))
-        except (ValueError, SyntaxError):
-            return None
-    revision, down = values.get("revision"), values.get("down_revision")
-    if not isinstance(revision, str) or values.get("branch_labels") or values.get("depends_on"):
+def _parse(data: bytes) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    """(revision, down revisions) of a plain file; None for branch labels, dependencies or a value
+    that is not a literal."""
+    from .history import Unreadable, parse
+
+    try:
+        revision, labelled = parse(data.decode("utf-8"))
+    except (Unreadable, UnicodeDecodeError):
         return None
-    if down is None:
-        return revision, ()
-    if isinstance(down, str):
-        return revision, (down,)
-    if isinstance(down, (tuple, list)) and all(isinstance(d, str) for d in down):
-        return revision, tuple(down)
-    return None
+    if labelled or revision.depends_on:
+        return None
+    return revision.id, revision.parents
 
 
 def load(versions: Path) -> Optional[Index]:
@@ -113,7 +106,7 @@ def load(versions: Path) -> Optional[Index]:
             entry = Entry(old[1], tuple(old[2]), item.path, stat.st_size, stat.st_mtime_ns, old[5], old[6], old[7])
         else:
             data = Path(item.path).read_bytes()
-            parsed = _parse(Path(item.path), data)
+            parsed = _parse(data)
             if parsed is None:
                 if b"revision" not in data:
                     continue  # not a revision (a helper module): Alembic would skip it too
