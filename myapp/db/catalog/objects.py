@@ -80,8 +80,10 @@ FUNCTION_BY_OID = _FUNCTIONS.replace("{where}", "p.oid = {oid}")
 
 def _rows(conn, query: str, params: dict) -> List[Dict]:
     rows = []
-    for row in conn.execute(sa.text(query), params).mappings():
-        row = dict(row)
+    result = conn.execute(sa.text(query), params)
+    keys = list(result.keys())  # once: a RowMapping builds its key view again for every row
+    for values in result:
+        row = dict(zip(keys, values))
         for key in ("privileges", "default_privileges", "indexes", "column_comments", "column_privileges",
                     "column_defaults", "triggers", "rules"):
             if key in row:
