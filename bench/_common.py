@@ -73,17 +73,33 @@ def arg_parser(description: str) -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def admin_server(workdir: Path) -> Iterator[sa.URL]:
-    """Yield the URL of a maintenance database on a server we may create databases on."""
+def admin_server(workdir: Path, settings: Optional[Dict[str, str]] = None) -> Iterator[sa.URL]:
+    """Yield the URL of a maintenance database on a server we may create databases on.
+
+    :param settings: server settings the workload needs (``ALTER SYSTEM``, then a restart), applied
+        to the throwaway embedded server only; a configured server is used as it is.
+    """
     configured = os.environ.get(ADMIN_URL_VARIABLE)
     if configured:
+        if settings:
+            sys.stderr.write(f"bench: {ADMIN_URL_VARIABLE} is used as it is; the workload wants "
+                             + ", ".join(f"{k} = {v}" for k, v in settings.items()) + "\n")
         yield sa.make_url(configured).set(drivername="postgresql+psycopg2")
         return
     from myapp.db.runtime import embedded
 
     data_dir = workdir / "pgdata"
     try:
-        yield embedded.server_url(data_dir, "postgres")
+        url = embedded.server_url(data_dir, "postgres")
+        if settings:
+            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+            with engine.connect() as conn:
+                for name, value in settings.items():
+                    conn.execute(sa.text(f"ALTER SYSTEM SET {name} = {value}"))  # our own constants
+            engine.dispose()
+            embedded.stop(data_dir)
+            url = embedded.server_url(data_dir, "postgres")
+        yield url
     finally:
         embedded.stop(data_dir)
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Benchmark: makemigrations (autogenerate) for N views and functions, and the peers on the same objects.
 
-    python bench/autogenerate.py [--runs 3] [--warmup 1] [--sizes 20,100,300,1000]
-                                 [--order dependency|shuffled] [--peers-max 100]
+    python bench/autogenerate.py [--runs 3] [--warmup 1] [--sizes 20,100,300,1000,10000]
+                                 [--order dependency|shuffled] [--also-shuffled] [--peers-max 100]
                                  [--peers alembic_utils,alembic_pg_autogen] [--no-peers]
                                  [--peer-timeout 900] [--timeout 900]
 
@@ -408,7 +408,8 @@ class SizeResult:
 CASES = ("empty", "noop", "changed", "removed")
 CASE_TITLES = {"empty": "autogenerate from empty", "noop": "no-op", "changed": "one changed view",
                "removed": "every object removed"}
-PEER_CASES = ("empty", "noop", "changed")  # the peers have no way to report a drop-only diff alone
+PEER_CASES = ("empty", "noop", "changed")
+SHUFFLED_CASES = ("empty", "noop", "changed")  # timed again with the registry shuffled (--also-shuffled)  # the peers have no way to report a drop-only diff alone
 
 
 def run_size(n: int, args, tmp: Path, site: Path, dbs: c.Databases, head_template: str,
@@ -508,6 +509,22 @@ def run_size(n: int, args, tmp: Path, site: Path, dbs: c.Databases, head_templat
         lines = proc.stdout.strip().splitlines()
         if len(lines) != n or not all(line.startswith("drop ") for line in lines):
             raise SystemExit(f"bench: expected {n} drops, got {len(lines)} lines:\n{proc.stdout[:500]}")
+
+    if args.also_shuffled:
+        # The same cases with the registry shuffled, interleaved with the rest: the ratio to the
+        # dependency order then comes from the same rounds.
+        shuffled = {workload.ORDER_VARIABLE: "shuffled"}
+
+        def shuffled_empty_check(proc):
+            found = new_files(versions, before)
+            try:
+                if len(found) != 1:
+                    raise SystemExit(f"bench: expected one revision written, found {found}")
+                check_creates(read_revision(found[0])[1], n, "shuffled")
+            finally:
+                for path in found:
+                    path.unlink()
+
     floor = Run("start-up: python -m myapp.db heads", lambda: (c.myapp_db("heads"), env_empty))
     floor_import = Run("start-up: import myapp.db.commands",
                        lambda: ([sys.executable, "-c", "import myapp.db.commands"], env_empty))
@@ -525,6 +542,21 @@ def run_size(n: int, args, tmp: Path, site: Path, dbs: c.Databases, head_templat
                        lambda: (c.myapp_db("makemigrations", "--check", "--url", full_url), env_removed),
                        removed_check, expect=(1,), timeout=args.timeout),
     }
+    if args.also_shuffled:
+        ours.update({
+            "empty shuffled": Run("myapp, shuffled: from empty",
+                                  lambda: (c.myapp_db("makemigrations", "-m", message, "--url", empty_url),
+                                           dict(env_empty, **shuffled)),
+                                  shuffled_empty_check, timeout=args.timeout),
+            "noop shuffled": Run("myapp, shuffled: no-op",
+                                 lambda: (c.myapp_db("makemigrations", "--check", "--url", full_url),
+                                          dict(env_full, **shuffled)),
+                                 noop_check, timeout=args.timeout),
+            "changed shuffled": Run("myapp, shuffled: one changed",
+                                    lambda: (c.myapp_db("makemigrations", "--check", "--url", full_url),
+                                             dict(env_changed, **shuffled)),
+                                    changed_check, expect=(1,), timeout=args.timeout),
+        })
 
     # Peers, each on its own copies of the two databases.
     peer_runs: Dict[str, Dict[str, Run]] = {}
@@ -640,6 +672,10 @@ def report_size(result: SizeResult, order: str) -> None:
     for key in CASES:
         run = result.ours[key]
         print(c.difference_line(run, result.floor, f"myapp {CASE_TITLES[key]} above start-up (heads)", WIDTH))
+    for key in SHUFFLED_CASES:
+        if f"{key} shuffled" in result.ours:
+            print(c.ratio_line(result.ours[f"{key} shuffled"], result.ours[key],
+                               f"ratio shuffled / dependency order, {CASE_TITLES[key]}", WIDTH))
     for tool in result.peers:
         ops = result.peer_ops[tool]
         for key in (k for k in CASES if k in result.peers[tool]):
@@ -690,6 +726,9 @@ def main(argv=None) -> int:
                         help="object counts, comma-separated (default 20,100,300,1000,10000)")
     parser.add_argument("--order", choices=workload.ORDERS, default="dependency",
                         help="registry order of the objects (default dependency)")
+    parser.add_argument("--also-shuffled", action="store_true",
+                        help="with --order dependency, also time from empty, no-op and one changed with the "
+                             "registry shuffled, in the same rounds, and print the ratios")
     parser.add_argument("--peers-max", type=int, default=100,
                         help="time the peers only up to this many objects (default 100)")
     parser.add_argument("--no-peers", action="store_true", help="do not time the peers even if installed")
@@ -700,6 +739,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=900,
                         help="seconds before one of our runs is stopped, failing the bench (default 900)")
     args = parser.parse_args(argv)
+    if args.also_shuffled and args.order != "dependency":
+        parser.error("--also-shuffled compares with the dependency order: leave --order as it is")
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
     chosen = [p.strip() for p in args.peers.split(",") if p.strip()]
@@ -707,7 +748,10 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown peer(s) {', '.join(sorted(unknown))}; known: {', '.join(PEERS)}")
     peers = {} if args.no_peers else {k: v for k, v in peers_available().items() if k in chosen}
-    with c.workspace() as tmp, c.admin_server(tmp) as admin_url:
+    # Dropping N objects in one transaction takes N locks; PostgreSQL's default shared lock table
+    # (max_locks_per_transaction 64 x 100 connections) holds about 6,400.
+    server_settings = {"max_locks_per_transaction": "256"} if max(sizes, default=0) > 3000 else None
+    with c.workspace() as tmp, c.admin_server(tmp, server_settings) as admin_url:
         dbs = c.Databases(admin_url)
         try:
             site = write_site(tmp / "site")
@@ -725,6 +769,9 @@ def main(argv=None) -> int:
                      args.runs, args.warmup, dbs.server_version())
             print(f"# date {time.strftime('%Y-%m-%d')}; sizes {', '.join(map(str, sizes))}; "
                   f"registry order {args.order}; interpreter {sys.executable}")
+            if server_settings:
+                print("# server settings: " + ", ".join(f"{k} = {v}" for k, v in server_settings.items())
+                      + " (for the drops of the largest size)")
             if args.no_peers:
                 print("# peers: not timed (--no-peers)")
             for module, (dist, wanted) in PEERS.items():

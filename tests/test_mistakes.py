@@ -187,6 +187,15 @@ def test_system_exit_in_a_revision_fails_the_run(cli, migrations_copy, db_url, e
     assert version(engine) == [HEAD] and "before_exit" not in str(snapshot(engine))
 
 
+def test_the_database_s_hint_stays_on_the_one_line(cli, migrations_copy, db_url, engine_for):
+    """PostgreSQL's HINT is often the fix (``out of shared memory``: raise max_locks_per_transaction)."""
+    write(migrations_copy, "e1e1e1e1e1e1_hinted", "e1e1e1e1e1e1", HEAD,
+          'op.execute("SELECT no_such_function_anywhere(1)")', doc="hinted")
+    assert_unchanged(cli, db_url, engine_for, ["migrate"], "revision e1e1e1e1e1e1 (hinted) failed",
+                     "function no_such_function_anywhere(integer) does not exist",
+                     "(hint: No function matches the given name and argument types.")
+
+
 @pytest.mark.parametrize("where", ["before_revision", "after_migrate", "import"])
 def test_system_exit_in_a_plugin_fails_the_run(cli, site, db_url, engine_for, where):
     if where == "import":

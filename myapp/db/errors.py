@@ -10,10 +10,22 @@ from typing import Optional
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an error: the database's own message for a DBAPI error."""
+    """The first line of an error: the database's own message for a DBAPI error, with PostgreSQL's
+    hint where it gives one (``out of shared memory`` says which setting to raise)."""
     orig = getattr(exc, "orig", None) or exc
     lines = [line for line in str(orig).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(orig).__name__
+    if not lines:
+        return type(orig).__name__
+    hint = _hint(orig)
+    return f"{lines[0]} (hint: {hint})" if hint and hint not in lines[0] else lines[0]
+
+
+def _hint(orig: BaseException) -> Optional[str]:
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        hint = getattr(getattr(candidate, "diag", None), "message_hint", None) or getattr(candidate, "hint", None)
+        if isinstance(hint, str) and hint.strip():
+            return " ".join(hint.split())
+    return None
 
 
 def sqlstate(exc: BaseException) -> Optional[str]:
