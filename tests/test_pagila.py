@@ -92,6 +92,14 @@ def downgrade():
 '''
 
 
+@pytest.fixture(autouse=True, scope="module")
+def postgresql_18(admin):
+    """This pagila release needs PostgreSQL 18 (a column defaults to ``uuidv7()``), as the embedded server is."""
+    with admin.connect() as conn:
+        if conn.dialect.server_version_info < (18,):
+            pytest.skip(f"pagila here needs PostgreSQL 18 (uuidv7()); the server is {conn.dialect.server_version_info}")
+
+
 @pytest.fixture
 def app(tmp_path):
     versions = tmp_path / "pagila_migrations" / "versions"

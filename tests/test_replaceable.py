@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -316,7 +317,7 @@ def downgrade():
     result = cli("migrate", "--url", head_url)
     assert result.status == 2
     error = [line for line in result.err.splitlines() if "error:" in line][0]
-    assert "aaaa00000002" in error and "view public.child" in error and 'column "name" does not exist' in error
+    assert "aaaa00000002" in error and "view public.child" in error and re.search(r'column (base\.name|"name") does not exist', error)
     assert snapshot(engine) == before
     down = cli("migrate", "-1", "--url", head_url)  # the pair itself goes down cleanly
     assert down.status == 0 and oid_in(engine, "child") is None and oid_in(engine, "base") is None
