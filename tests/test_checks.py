@@ -112,3 +112,25 @@ def test_changed_objects_are_still_found(cli, head_url, monkeypatch):
         "replace view station_positions",
         "create view network_names",
     ]
+
+
+def test_makemigrations_check_imports_no_revision_module(cli, migrations_copy, head_url, tmp_path):
+    """The heads come from the revision index: a long history costs a check nothing to import."""
+    from dbhelpers import HEAD
+
+    marker = tmp_path / "imported"
+    head = next((migrations_copy / "versions").glob(f"{HEAD}_*.py"))
+    head.write_text(head.read_text() + f"\nopen({str(marker)!r}, 'a').close()\n")
+    result = cli("makemigrations", "--check", "--url", head_url)
+    assert result.status == 0 and "No changes detected." in result.err, result
+    assert not marker.exists()
+    # Where the index cannot tell (two heads), Alembic's revision map decides, importing every file.
+    second = migrations_copy / "versions" / "b2b2b2b2b2b2_second.py"
+    second.write_text(f'"""second"""\nrevision = "b2b2b2b2b2b2"\ndown_revision = "{HEAD}"\n'
+                      "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\n"
+                      "def downgrade():\n    pass\n")
+    other = migrations_copy / "versions" / "c3c3c3c3c3c3_third.py"
+    other.write_text(second.read_text().replace("b2b2b2b2b2b2", "c3c3c3c3c3c3").replace('"""second"""', '"""third"""'))
+    refused = cli("makemigrations", "--check", "--url", head_url)
+    assert refused.status == 2 and "b2b2b2b2b2b2" in refused.err and "c3c3c3c3c3c3" in refused.err, refused
+    assert marker.exists()

@@ -13,23 +13,33 @@ from ..runtime import records, scripts
 from ..runtime.env import RUN, Run
 
 
-def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None) -> Tuple[RevisionContext, List[Any]]:
+def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None, *,
+                 check: bool = False) -> Tuple[Optional[RevisionContext], List[Any]]:
     """Compare the App's models and objects with the database on ``conn``; change nothing in the end.
 
     What the comparison does happens in a savepoint that is rolled back (it
     does hold locks on the objects it drops meanwhile).
-    :return: the `RevisionContext` (holding the new revision's operations) and its differences.
+    :param check: only the differences are wanted: no revision is prepared, so Alembic's revision
+        map (every revision module imported) is not needed; the caller has checked the heads.
+    :return: the `RevisionContext` (holding the new revision's operations; None with ``check``)
+        and the differences.
     """
+    from alembic.autogenerate import produce_migrations
+
     script = scripts.scripts(migrations_dir)
     cfg = scripts.config(migrations_dir)
     command_args = dict(
         message=message, autogenerate=True, sql=False, head="head", splice=False,
         branch_label=None, version_path=None, rev_id=None, depends_on=None,
     )
-    context = RevisionContext(cfg, script, command_args)
+    context = None if check else RevisionContext(cfg, script, command_args)
+    produced = []
 
     def retrieve(rev, ctx):
-        context.run_autogenerate(rev, ctx)
+        if context is None:
+            produced.append(produce_migrations(ctx, ctx.opts["target_metadata"]))
+        else:
+            context.run_autogenerate(rev, ctx)
         return []
 
     cfg.attributes[RUN] = Run(app=app, connection=conn)
@@ -37,12 +47,13 @@ def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None)
     try:
         with EnvironmentContext(
             cfg, script, fn=retrieve, as_sql=False,
-            template_args=context.template_args, revision_context=context,
+            template_args=context.template_args if context else {}, revision_context=context,
         ):
             script.run_env()
     finally:
         comparing.rollback()
-    diffs = [d for ops in context.generated_revisions[-1].upgrade_ops_list for d in ops.as_diffs()]
+    migration = produced[-1] if context is None else context.generated_revisions[-1]
+    diffs = [d for ops in migration.upgrade_ops_list for d in ops.as_diffs()]
     return context, diffs
 
 

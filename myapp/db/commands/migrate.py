@@ -111,7 +111,7 @@ def migrate(
             if check and not result.pending:  # at head: do the models and registry agree too?
                 from ..autogenerate.revision import autogenerate, record_in_sync
 
-                result.drift = autogenerate(settings.app, settings.migrations_dir, conn)[1]
+                result.drift = autogenerate(settings.app, settings.migrations_dir, conn, check=True)[1]
                 record_in_sync(conn, commit=not external)
             return result
         if fake:

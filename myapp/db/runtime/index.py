@@ -47,6 +47,11 @@ class Index:
         parents = {d for e in self.entries.values() for d in e.down}
         return set(self.entries) - parents
 
+    def whole(self) -> bool:
+        """Every ``down_revision`` names a revision here and every revision is below a head (no cycle):
+        what Alembic's revision map would accept, so `heads` are its heads."""
+        return self.ancestors(self.heads()) == set(self.entries)
+
     def ancestors(self, heads: Iterable[str]) -> Optional[Set[str]]:
         """``heads`` and every revision below them; None when one is not in the index."""
         found, stack = set(), list(heads)

@@ -96,6 +96,17 @@ def files(script: ScriptDirectory, revisions: Iterable[str]) -> List[Path]:
     return [Path(script.get_revision(rev).path) for rev in revisions]
 
 
+def heads(script: ScriptDirectory, versions: Path) -> List[str]:
+    """The heads of the history in ``versions``: from the revision index when it can tell (no revision
+    module imported), else from Alembic's revision map (which names whatever breaks the history)."""
+    from . import index
+
+    found = index.cached(versions)
+    if found is not None and found.whole():
+        return sorted(found.heads())
+    return sorted(script.get_heads())
+
+
 def single_head(script: ScriptDirectory, doing: str, alternative: str = "") -> str:
     """The one head of the history, or `DivergentHeads` naming every head and its file."""
     heads = script.get_heads()
