@@ -11,6 +11,7 @@ descriptions), embedded as they are.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import List, Optional, Sequence, Tuple
@@ -23,12 +24,16 @@ from sqlalchemy.schema import DDLElement
 from ..catalog import dependents, objects
 from .base import sql_text
 
-#: Statements inside the block are compiled without the driver's percent doubling:
-#: the block as a whole is doubled once, like any SQL text.
-_PLAIN = postgresql.dialect(paramstyle="named")
+@functools.lru_cache(maxsize=None)
+def _plain():
+    """The dialect statements inside the block are compiled with: no percent doubling (the block
+    as a whole is doubled once, like any SQL text). Made on first use, not at every start-up."""
+    return postgresql.dialect(paramstyle="named")
 
 
+@functools.lru_cache(maxsize=None)
 def _body() -> str:
+    """The block's text, read once, when a replacement is first compiled (not at import)."""
     text = resources.files(__package__).joinpath("replace.sql").read_text(encoding="utf-8")
     text = text[text.index("DECLARE"):]  # the explanation above it is for readers of the file
     nodes = "(SELECT x ->> 'cls' AS cls, CAST(x ->> 'oid' AS oid) AS oid FROM jsonb_array_elements(v_saved) x)"
@@ -39,8 +44,6 @@ def _body() -> str:
         .replace("/*OTHERS*/", dependents.OTHERS.format(nodes=nodes))
     )
 
-
-_BODY = _body()
 
 
 @dataclass
@@ -100,7 +103,7 @@ def _replace(element, compiler, **kw):
                    ("arguments", _array([literal(a) for a in t.arguments])))
 
     def statement(s) -> str:
-        return literal(str(s.compile(dialect=_PLAIN)))
+        return literal(str(s.compile(dialect=_plain())))
 
     steps = [
         obj(
@@ -115,7 +118,7 @@ def _replace(element, compiler, **kw):
         )
         for step in element.steps
     ]
-    body = _BODY.replace("/*STEPS*/", _array(steps), 1)
+    body = _body().replace("/*STEPS*/", _array(steps), 1)
     tag = "myapp_replace"
     while f"${tag}$" in body:
         tag += "_"

