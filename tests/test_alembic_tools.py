@@ -105,6 +105,19 @@ def test_plain_alembic_revision_autogenerate_through_the_scaffold(tmp_path, migr
     assert alembic(tmp_path, "check").returncode == 0
 
 
+def test_plain_alembic_prints_a_mistake_as_one_failed_line(tmp_path, migrations_copy, head_url):
+    (tmp_path / "alembic.ini").write_text(
+        "[alembic]\nscript_location = myapp.db.runtime:scaffold\n"
+        f"version_locations = {migrations_copy / 'versions'}\n"
+        "myapp.db.app = shop.apps:app   # a comment after the value stays in it\n"
+        f"sqlalchemy.url = {head_url.replace('%', '%%')}\n"
+    )
+    failed = alembic(tmp_path, "current")
+    said = failed.stdout + failed.stderr  # Alembic prints FAILED on stdout
+    assert failed.returncode != 0 and "Traceback" not in said, said
+    assert said.strip().splitlines()[-1].startswith("FAILED: cannot import the app 'shop.apps:app "), said
+
+
 CONFTEST = '''\
 import os
 import uuid

@@ -55,7 +55,25 @@ class Run:
 
 
 def run() -> None:
-    """Configure Alembic's context for the App and run the migrations (call it from env.py)."""
+    """Configure Alembic's context for the App and run the migrations (call it from env.py).
+
+    Under Alembic's own command line, a mistake (`CommandError`) becomes Alembic's
+    ``CommandError``, which it prints as one ``FAILED:`` line instead of a traceback.
+    """
+    from alembic import context
+    from alembic.util import CommandError as AlembicCommandError
+
+    from ..errors import CommandError
+
+    if context.config.attributes.get(RUN) is not None:
+        return _run()
+    try:
+        _run()
+    except CommandError as exc:
+        raise AlembicCommandError(str(exc)) from exc
+
+
+def _run() -> None:
     from alembic import context
 
     from .. import plugins
