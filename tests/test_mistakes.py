@@ -75,6 +75,19 @@ def test_a_cycle(cli, migrations_copy, head_url, engine_for):
         assert f"{REVISIONS[0]} -> " in line
 
 
+def test_a_cycle_beside_a_healthy_history_is_refused_at_head_too(cli, migrations_copy, head_url, engine_for, monkeypatch):
+    """Two files naming each other: no head reaches them, so the quick no-op path must not say all is well."""
+    import myapp.db
+    from myapp.db.errors import HistoryError
+
+    write(migrations_copy, "aa0000000001_one", "aa0000000001", "aa0000000002")
+    write(migrations_copy, "aa0000000002_two", "aa0000000002", "aa0000000001")
+    assert_unchanged(cli, head_url, engine_for, ["migrate"], "the revisions form a cycle")
+    monkeypatch.setenv("MYAPP_MIGRATIONS_DIR", str(migrations_copy))
+    with pytest.raises(HistoryError, match="cycle"):
+        myapp.db.ensure_at_head(head_url)
+
+
 def test_a_revision_that_is_its_own_parent(cli, migrations_copy, head_url, engine_for):
     path = head_file(migrations_copy)
     path.write_text(path.read_text().replace(f'down_revision = "{REVISIONS[-2]}"', f'down_revision = "{HEAD}"'))
@@ -233,3 +246,14 @@ def test_autocommit_block_in_one_transaction_says_what_failed(cli, migrations_co
 def test_usage_mistakes_are_one_line(cli):
     for args in (["nosuchcommand"], ["migrate", "--no-such-option"], ["embedded", "explode"], []):
         assert_one_line(cli(*args), "--help'")
+
+
+def test_a_driver_that_is_not_installed_is_one_line(cli, monkeypatch, server_url):
+    """psycopg 3 is only in the test extra: a plain install given postgresql+psycopg:// says what to install."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    url = server_url.set(drivername="postgresql+psycopg", password="not-the-secret").render_as_string(hide_password=False)
+    line = assert_one_line(cli("current", "--url", url), "names the driver psycopg, which is not installed",
+                           "pip install 'psycopg[binary]'")
+    assert "not-the-secret" not in line

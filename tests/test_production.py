@@ -313,6 +313,7 @@ def test_concurrent_build_recovers_from_an_invalid_index(cli, migrations_copy, h
         conn.exec_driver_sql("INSERT INTO networks (name, description) VALUES ('a', 'same'), ('b', 'same')")
     failed = cli("migrate", "--url", head_url)
     assert failed.status == 2 and "ab0000000031" in failed.err and "outside a transaction" in failed.err
+    assert "the database is as it was" not in failed.err  # the INVALID index below is a change
     assert index_valid(engine, "ux_networks_description") is False  # what the failed build left
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE networks SET description = name WHERE description = 'same'")

@@ -36,6 +36,8 @@ def bad_urls(server_url):
         f"postgresql://me@127.0.0.1:1/x?password={PASSWORD}",        # in the query string
         f"postgresql://me@127.0.0.1:1/x?sslpassword={PASSWORD}&sslmode=nonsense",
         f"postgres ql://me:{PASSWORD}@x/y",
+        f"postgres//me:{PASSWORD}@x/y",                               # no '://' at all
+        f"postgresql:/me:{PASSWORD}@x/y",
     ]
 
 
@@ -59,6 +61,9 @@ def test_mask():
         "postgresql://me:***@db/x and postgresql://db:5432/x"
     assert mask(f"host=db password={PASSWORD} user=me") == "host=db password=*** user=me"
     assert mask(f"CREATE ROLE r LOGIN PASSWORD '{PASSWORD}'") == "CREATE ROLE r LOGIN PASSWORD '***'"
+    assert mask(f"boom password={PASSWORD}; every step") == "boom password=***; every step"
+    assert mask(f"malformed 'postgres//me:{PASSWORD}@db/x'") == "malformed 'postgres//me:***@db/x'"
+    assert mask("at db:5432 at 12:30") == "at db:5432 at 12:30"
 
 
 def assert_no_secret(result):

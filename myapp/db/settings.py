@@ -40,7 +40,9 @@ def mask(text: str) -> str:
     text = re.sub(r"(://[^:/@\s]*:)\S*@", r"\1***@", text)
     # A URL cut short before its '@' (as some messages quote one): what follows "user:" is no port.
     text = re.sub(r"(://[^:/@\s'\"]*:)(?!\d*(?:[/?'\"\s]|$))[^/@\s'\"]+(?=['\"\s]|$)", r"\1***", text)
-    text = re.sub(r"(?i)((?:ssl)?password\s*=\s*)('[^']*'|\"[^\"]*\"|[^&\s'\"]*)", r"\1***", text)
+    text = re.sub(r"(?i)((?:ssl)?password\s*=\s*)('[^']*'|\"[^\"]*\"|[^&\s'\";]*)", r"\1***", text)
+    # A URL mistyped before its '//' ("postgres//me:secret@db"): still "user:password@".
+    text = re.sub(r"([\w.%+-]+):(?!\*\*\*@)[^\s@/'\"]+@", r"\1:***@", text)
     text = re.sub(r"(?i)(\bpassword\s+)'(?:[^']|'')*'", r"\1'***'", text)
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
@@ -69,7 +71,7 @@ def parse_url(text: Any):
     if isinstance(text, URL):
         url = text
     else:
-        match = re.match(r"[^:/]*://[^:/@]*:(.*)@", str(text))
+        match = re.match(r"[^:/]*://[^:/@]*:(.*)@", str(text)) or re.search(r"[\w.%+-]+:([^\s@/]+)@", str(text))
         if match:
             remember_secret(match.group(1))
         try:

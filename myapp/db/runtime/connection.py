@@ -16,7 +16,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..errors import ConnectError, first_line
+from ..errors import ConfigurationError, ConnectError, first_line
 from ..progress import Progress
 from ..settings import Settings, masked
 from . import lock as migration_lock
@@ -46,7 +46,18 @@ def engine_for(settings: Settings, *, application_name: str = "myapp.db") -> sa.
     if url is None:
         url = embedded.server_url(settings.embedded_data_dir, settings.app.database_name)
     connect_args = {"application_name": application_name, **session.CLIENT_KEEPALIVES}
-    return sa.create_engine(url, poolclass=sa.NullPool, connect_args=connect_args)
+    try:
+        return sa.create_engine(url, poolclass=sa.NullPool, connect_args=connect_args)
+    except ModuleNotFoundError as exc:  # the URL names a driver that is not installed
+        package = _DRIVER_PACKAGES.get(exc.name or "", exc.name)
+        raise ConfigurationError(
+            f"the URL {masked(url)} names the driver {url.get_driver_name()}, which is not installed "
+            f"(no module {exc.name!r}); pip install '{package}', or use postgresql:// (psycopg2)"
+        ) from None
+
+
+#: The package to install for a driver module SQLAlchemy could not import.
+_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "asyncpg": "asyncpg", "pg8000": "pg8000"}
 
 
 @contextlib.contextmanager

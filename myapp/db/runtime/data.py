@@ -109,7 +109,7 @@ def run(app, migrations_dir: Path, conn, progress: Progress, *, per_step_commit:
             if attempt > lock_retries:
                 raise LockRetriesExhausted(
                     None, [], f"the data step of revision {failed.revision} ({failed.message}) timed out waiting "
-                    f"for a lock {attempt} times; {_where(done, external)}; run again later, "
+                    f"for a lock {attempt} time{'' if attempt == 1 else 's'}; {_where(done, external)}; run again later, "
                     "or raise --lock-timeout or --lock-retries",
                 ) from exc
             delay = executor.backoff(attempt)

@@ -177,7 +177,9 @@ class _Progress:
         """Where the database stays after ``failed`` failed (None: between steps), in words."""
         mode = self.segment.mode if self.segment and failed else "transaction"
         head = self.committed[-1] if self.committed else None
-        if head is None:
+        if head is None and mode == "autocommit":
+            where = "no earlier step was committed"  # but the failed one ran outside a transaction: see below
+        elif head is None:
             where = "every step was rolled back: the database is as it was"
         elif self.first.upgrade:
             where = f"the database stays at {head.revision}, the last revision committed"
@@ -256,7 +258,7 @@ def run(
                     raise LockRetriesExhausted(
                         wait.relation if wait else None, wait.blockers if wait else [],
                         f"revision {failed.revision} ({failed.message}) timed out waiting for {relation}{behind}, "
-                        f"{attempt} times; {state.where(failed)}; run again when that session is done, "
+                        f"{attempt} time{'' if attempt == 1 else 's'}; {state.where(failed)}; run again when that session is done, "
                         "or raise --lock-timeout or --lock-retries",
                     ) from exc
                 delay = backoff(attempt)

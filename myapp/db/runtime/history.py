@@ -155,6 +155,8 @@ def _fast(versions: Path) -> History:
         ref not in known for r in revisions for ref in r.parents + r.depends_on
     ):
         raise Unreadable("a duplicate revision or a reference that is not a revision id")
+    if history.ancestors(history.heads) != known:
+        raise Unreadable("revisions below no head: a cycle")  # Alembic's map names it
     return history
 
 

@@ -184,8 +184,8 @@ def at_head_unchanged(conn, versions: Path) -> Optional[tuple]:
     from . import recorder, records
 
     found = load(versions)
-    if found is None or any(e.data for e in found.entries.values()):
-        return None  # data steps may be pending: the full path says so
+    if found is None or not found.whole() or any(e.data for e in found.entries.values()):
+        return None  # a broken history, or data steps that may be pending: the full path says so
     heads = recorder.current_heads(conn)
     if not heads or set(heads) != found.heads():
         return None
