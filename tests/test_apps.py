@@ -124,6 +124,14 @@ def test_second_app_through_the_cli(shop, databases, engine_for):
     assert cli(shop, "bootstrap", *app, "--url", bootstrapped)[0] == 0
     assert snapshot(engine_for(bootstrapped)) == snapshot(engine_for(migrated))
 
+    # A command an error suggests works on the same app when run as printed.
+    status, out, err = cli(shop, "migrate", "nosuchrevision", *app, "--url", migrated)
+    assert status == 2 and "'python -m myapp.db --app shopapp.apps:app " in err, err
+    (shop / "shopapp" / "models.py").write_text(MODELS.format(extra='    Column("price", Integer),\n'
+                                                                   '    Column("weight", Integer),\n'))
+    status, out, err = cli(shop, "makemigrations", "--check", *app, "--url", migrated)
+    assert status == 1 and "run 'python -m myapp.db --app shopapp.apps:app makemigrations -m MESSAGE'" in err, err
+
     status, out, err = cli(shop, "migrate", "zero", *app, "--url", migrated)
     assert status == 0 and err.count("Unapplying") == 2
     with engine_for(migrated).connect() as conn:

@@ -15,7 +15,7 @@ import traceback
 from typing import List, Optional
 
 from . import bootstrap, embedded, lint, listing, makemigrations, migrate, plugins, refresh
-from .common import PROG, add_common
+from .common import PROG, add_common, with_app
 
 #: name -> (module or function, help, arguments)
 COMMANDS = [
@@ -84,7 +84,7 @@ def _fail(args, message: str, status: int = 2) -> int:
 
     if args.traceback or args.verbose:
         sys.stderr.write(mask(traceback.format_exc()))
-    sys.stderr.write(f"{PROG} {args.command}: error: {_one_line(mask(message))}\n")
+    sys.stderr.write(f"{PROG} {args.command}: error: {_one_line(mask(with_app(args, message)))}\n")
     return status
 
 

@@ -32,6 +32,15 @@ def add_limits(parser: argparse.ArgumentParser) -> None:
                         help="a migration statement runs at most this long (default: no limit)")
 
 
+def with_app(args, text: str) -> str:
+    """``text`` with ``--app SPEC`` in every command it suggests, when the app was given by ``--app``:
+    run as printed, the suggestion then works on the same app."""
+    spec = getattr(args, "app", None)
+    if not spec or not isinstance(spec, str):
+        return text
+    return text.replace(f"'{PROG} ", f"'{PROG} --app {spec} ")
+
+
 def settings(args):
     from ..settings import Settings
 

@@ -17,7 +17,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ..autogenerate.describe import describe_diff
     from ..commands.makemigrations import makemigrations
-    from .common import out, progress, settings
+    from .common import out, progress, settings, with_app
 
     result = makemigrations(settings(args), args.message, empty=args.empty, check=args.check,
                             merge=args.merge, progress=progress(args))
@@ -25,10 +25,10 @@ def run(args) -> int:
         for diff in result.diffs:
             out(describe_diff(diff))
         if result.diffs:
-            sys.stderr.write(
+            sys.stderr.write(with_app(args,
                 f"{len(result.diffs)} change(s) in the models have no migration; "
                 "run 'python -m myapp.db makemigrations -m MESSAGE'\n"
-            )
+            ))
         return 1 if result.diffs else 0
     if result.path:
         out(result.path)

@@ -3,7 +3,7 @@
 import sys
 
 from . import targets
-from .common import add_limits
+from .common import add_limits, with_app
 
 HELP = "Move the database to TARGET (default: head), upgrading or downgrading."
 
@@ -64,10 +64,10 @@ def run(args) -> int:
         for diff in result.drift:
             out(describe_diff(diff))
         if result.drift:
-            sys.stderr.write(
+            sys.stderr.write(with_app(args,
                 f"The database is at head, but {len(result.drift)} change(s) in the models or the "
                 "registry have no migration; run 'python -m myapp.db makemigrations -m MESSAGE'\n"
-            )
+            ))
         if result.data_pending and not args.data_only:
             sys.stderr.write(f"{len(result.data_pending)} data step(s) pending ({', '.join(result.data_pending)}): "
                              "'migrate --data-only' runs them\n")

@@ -209,7 +209,10 @@ def bootstrap_equals_migrate(server: Server, templates: Templates, app: App, dri
         raise CheckFailed(f"bootstrap stamped {at_bootstrap}, migrate reached {at_migrate}")
 
 
-def models_match(server: Server, templates: Templates, app: App, driver: Optional[str]) -> None:
+def models_match(server: Server, templates: Templates, app: App, driver: Optional[str],
+                 spec: Optional[str] = None) -> None:
+    """``makemigrations --check`` is clean on a database at head; ``spec`` (the app's import path)
+    goes into the command the failure suggests."""
     from ..autogenerate.describe import describe_diff
     from ..commands import makemigrations
 
@@ -221,7 +224,7 @@ def models_match(server: Server, templates: Templates, app: App, driver: Optiona
     if result.diffs:
         raise CheckFailed(
             f"the models and the registry of app {app.label!r} differ from the migrations at head "
-            "(run 'python -m myapp.db makemigrations -m MESSAGE'):\n"
+            f"(run 'python -m myapp.db{' --app ' + spec if spec else ''} makemigrations -m MESSAGE'):\n"
             + "\n".join(f"  {describe_diff(diff)}" for diff in result.diffs)
         )
 

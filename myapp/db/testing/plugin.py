@@ -335,7 +335,7 @@ class AppChecks(pytest.Collector):
                                   lambda d: c.bootstrap_equals_migrate(state.server(), state.templates, app, d))
         if "models_match" in self.checks:
             yield from per_driver("models_match", "makemigrations --check is clean",
-                                  lambda d: c.models_match(state.server(), state.templates, app, d))
+                                  lambda d: c.models_match(state.server(), state.templates, app, d, self.spec))
         if "lint" in self.checks and c.lint_available():
             yield item("lint", "lint --all is clean", lambda: c.lint(self.spec))
 
