@@ -51,7 +51,8 @@ def check_writable(versions: Path) -> None:
             "run makemigrations in a source checkout (pip install -e .)"
         )
     if not os.access(versions, os.W_OK):
-        raise UsageError(f"cannot write a revision into {versions}: the folder is not writable")
+        raise UsageError(f"cannot write a revision into {versions}: the folder is not writable; run "
+                         "makemigrations as a user who may write there, or in a checkout of your own")
 
 
 #: Bidirectional-text controls: printable to Python, but they make a line read other than it is.

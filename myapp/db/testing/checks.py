@@ -103,7 +103,9 @@ class Walker:
         try:
             migrate(self.conn, target, app=self.app)  # no transaction open: migrate commits its own
         except CommandError as exc:
-            raise CheckFailed(f"{doing} failed: {exc}") from None
+            text = str(exc)
+            # "revision X (msg) failed: ..." already names what failed: say only which step it was.
+            raise CheckFailed(f"{doing}: {text}" if text.startswith("revision ") else f"{doing} failed: {text}") from None
 
     def schema(self) -> compare.Schema:
         try:
