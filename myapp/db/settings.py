@@ -34,6 +34,10 @@ def remember_secret(value: Optional[str]) -> None:
         _secrets.update({value, quote(value, safe=""), unquote(value)})
 
 
+#: "user:password@" anywhere, also where a URL lost its "//".
+_USER_PASSWORD = re.compile(r"([\w.%+-]+):([^\s@/]+)@")
+
+
 def mask(text: str) -> str:
     """``text`` with every password in it masked: in URLs, ``password=`` pairs, SQL, and every one seen."""
     text = str(text)
@@ -42,7 +46,7 @@ def mask(text: str) -> str:
     text = re.sub(r"(://[^:/@\s'\"]*:)(?!\d*(?:[/?'\"\s]|$))[^/@\s'\"]+(?=['\"\s]|$)", r"\1***", text)
     text = re.sub(r"(?i)((?:ssl)?password\s*=\s*)('[^']*'|\"[^\"]*\"|[^&\s'\";]*)", r"\1***", text)
     # A URL mistyped before its '//' ("postgres//me:secret@db"): still "user:password@".
-    text = re.sub(r"([\w.%+-]+):(?!\*\*\*@)[^\s@/'\"]+@", r"\1:***@", text)
+    text = _USER_PASSWORD.sub(lambda m: m.group(0) if m.group(2) == "***" else f"{m.group(1)}:***@", text)
     text = re.sub(r"(?i)(\bpassword\s+)'(?:[^']|'')*'", r"\1'***'", text)
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
@@ -71,9 +75,13 @@ def parse_url(text: Any):
     if isinstance(text, URL):
         url = text
     else:
-        match = re.match(r"[^:/]*://[^:/@]*:(.*)@", str(text)) or re.search(r"[\w.%+-]+:([^\s@/]+)@", str(text))
+        match = re.match(r"[^:/]*://[^:/@]*:(.*)@", str(text))
         if match:
             remember_secret(match.group(1))
+        else:
+            mistyped = _USER_PASSWORD.search(str(text))
+            if mistyped:
+                remember_secret(mistyped.group(2))
         try:
             url = make_url(text)
         except (ArgumentError, ValueError, TypeError) as exc:

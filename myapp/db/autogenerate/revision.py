@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
-import sqlalchemy as sa
-from alembic.autogenerate import RevisionContext
+from alembic.autogenerate import RevisionContext, produce_migrations
 from alembic.runtime.environment import EnvironmentContext
 
 from ..runtime import records, scripts
@@ -24,8 +23,6 @@ def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None,
     :return: the `RevisionContext` (holding the new revision's operations; None with ``check``)
         and the differences.
     """
-    from alembic.autogenerate import produce_migrations
-
     script = scripts.scripts(migrations_dir)
     cfg = scripts.config(migrations_dir)
     command_args = dict(
@@ -63,15 +60,16 @@ def record_in_sync(conn, *, commit: bool) -> None:
 
     :param commit: the connection is ours: commit the records (else they join the caller's transaction).
     """
+    from ..catalog.objects import current_schema
     from .compare import UNRECORDED
     from .settled import read_only, record_unrecorded
 
     found = conn.info.pop(UNRECORDED, [])
     if not found or read_only(conn):
         return
-    recorded = records.read_objects(conn) or {}
-    current = conn.scalar(sa.text("SELECT current_schema()"))
-    missing = [o for o in found if not any(k[:3] == (o.kind, o.schema or current, o.name) for k in recorded)]
+    recorded = {key[:3] for key in records.read_objects(conn) or {}}  # (kind, schema, name)
+    current = current_schema(conn)
+    missing = [o for o in found if (o.kind, o.schema or current, o.name) not in recorded]
     if missing:
         with conn.begin_nested():
             record_unrecorded(conn, missing)

@@ -105,10 +105,9 @@ def makemigrations(
         message = check_message(message)
         check_writable(settings.migrations_dir / "versions")
     # A check reads the heads from the revision index where it can: no revision module imported.
-    head = revisions.heads(script, settings.migrations_dir / "versions") if check else None
-    if head is None or len(head) > 1:
-        revisions.single_head(script, "write a revision")
-        head = sorted(script.get_heads())
+    head = revisions.heads(script, settings.migrations_dir / "versions") if check else sorted(script.get_heads())
+    if len(head) > 1:
+        revisions.single_head(script, "write a revision")  # raises, naming every head and its file
     if empty:
         sc = script.generate_revision(rev_id(), message, head="head")
         return MakeMigrationsResult(path=sc.path)

@@ -49,15 +49,11 @@ def engine_for(settings: Settings, *, application_name: str = "myapp.db") -> sa.
     try:
         return sa.create_engine(url, poolclass=sa.NullPool, connect_args=connect_args)
     except ModuleNotFoundError as exc:  # the URL names a driver that is not installed
-        package = _DRIVER_PACKAGES.get(exc.name or "", exc.name)
+        package = "psycopg[binary]" if exc.name == "psycopg" else exc.name  # the only optional driver
         raise ConfigurationError(
             f"the URL {masked(url)} names the driver {url.get_driver_name()}, which is not installed "
             f"(no module {exc.name!r}); pip install '{package}', or use postgresql:// (psycopg2)"
         ) from None
-
-
-#: The package to install for a driver module SQLAlchemy could not import.
-_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "asyncpg": "asyncpg", "pg8000": "pg8000"}
 
 
 @contextlib.contextmanager

@@ -158,11 +158,8 @@ def delete(revision: str, schema: Optional[str] = None) -> sa.sql.Executable:
     return t.delete().where(t.c.revision == revision)
 
 
-_EXISTS = sa.text("SELECT to_regclass(format('%I.%I', coalesce(CAST(:s AS text), current_schema()), CAST(:t AS text)))")
-
-
 def _exists(conn, schema: Optional[str], name: str) -> bool:
-    return conn.scalar(_EXISTS, {"s": schema, "t": name}) is not None
+    return lookup.relation_oid(conn, schema, name, "r") is not None
 
 
 def source_hashes(conn, schema: Optional[str] = None) -> Optional[Dict[str, str]]:
