@@ -75,7 +75,8 @@ def test_a_cycle(cli, migrations_copy, head_url, engine_for):
         assert f"{REVISIONS[0]} -> " in line
 
 
-def test_a_cycle_beside_a_healthy_history_is_refused_at_head_too(cli, migrations_copy, head_url, engine_for, monkeypatch):
+def test_a_cycle_beside_a_healthy_history_is_refused_at_head_too(cli, migrations_copy, head_url, db_url, engine_for,
+                                                                 monkeypatch):
     """Two files naming each other: no head reaches them, so the quick no-op path must not say all is well."""
     import myapp.db
     from myapp.db.errors import HistoryError
@@ -83,6 +84,7 @@ def test_a_cycle_beside_a_healthy_history_is_refused_at_head_too(cli, migrations
     write(migrations_copy, "aa0000000001_one", "aa0000000001", "aa0000000002")
     write(migrations_copy, "aa0000000002_two", "aa0000000002", "aa0000000001")
     assert_unchanged(cli, head_url, engine_for, ["migrate"], "the revisions form a cycle")
+    assert_unchanged(cli, db_url, engine_for, ["bootstrap"], "the revisions form a cycle")
     monkeypatch.setenv("MYAPP_MIGRATIONS_DIR", str(migrations_copy))
     with pytest.raises(HistoryError, match="cycle"):
         myapp.db.ensure_at_head(head_url)

@@ -55,9 +55,8 @@ def bootstrap(database: Any = None, *, app=None, schema: Optional[str] = None,
     settings, progress = Settings.resolve(database, app).for_schema(schema), progress or Progress()
     tenant = settings.schema
     script = scripts.scripts(settings.migrations_dir)
-    found = index.cached(settings.migrations_dir / "versions")
-    if found is None or len(found.heads()) != 1:  # the index cannot vouch for one head: ask Alembic
-        revisions.single_head(script, "bootstrap")
+    if len(revisions.heads(script, settings.migrations_dir / "versions")) > 1:
+        revisions.single_head(script, "bootstrap")  # raises, naming every head and its file
     manager = plugins.load(settings.app)
     metadata = settings.app.metadata()
     objects = [*settings.app.objects(), *manager.objects(settings.app)]
