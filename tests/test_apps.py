@@ -58,6 +58,7 @@ content = [m for m, mod in sys.modules.items()
            if m in ("myapp.models", "myapp.apps") or m.startswith("myapp.db.objects")
            or "myapp/db/migrations/versions" in (getattr(mod, "__file__", None) or "")]
 result["content"] = content
+result["models"] = "shopapp.models" in sys.modules
 sys.stdout.write("\\n" + json.dumps(result) + "\\n")
 '''
 
@@ -144,6 +145,55 @@ def test_second_app_through_the_python_api(shop, databases):
     status, report, out, err = run(shop, "api", url)
     assert status == 0, err
     assert report["content"] == [] and len(report["rows"]) == 1 and report["diffs"] == 0
+
+
+def test_a_check_remembers_tables_in_sync_until_anything_changes(shop, databases, engine_for, tmp_path):
+    """A check that found the tables in sync remembers it; the next one imports no model and reflects
+    nothing, until a table, a model file or the env.py changes."""
+    url = databases.create().render_as_string(hide_password=False)
+    cache = tmp_path / "cache"
+    env = {"XDG_CACHE_HOME": str(cache)}
+    app = ["--app", "shopapp.apps:app"]
+    assert cli(shop, "makemigrations", "-m", "create items", *app, "--url", url)[0] == 0
+    assert cli(shop, "migrate", *app, "--url", url)[0] == 0
+
+    def check(command="makemigrations", **more):
+        status, report, out, err = run(shop, command, "--check", *app, "--url", url, env=dict(env, **more))
+        return report.get("status", status), report.get("models"), out + err
+
+    assert check()[:2] == (0, True)  # compared in full, then remembered
+    assert check()[:2] == (0, False)  # remembered: the models were not even imported
+    assert check("migrate")[:2] == (0, False)
+    (remembered,) = cache.joinpath("myapp.db").glob("tables-*.json")
+    assert remembered.stat().st_mode & 0o777 == 0o600 and remembered.parent.stat().st_mode & 0o777 == 0o700
+
+    with engine_for(url).begin() as conn:  # by hand, in psql
+        conn.exec_driver_sql("ALTER TABLE items ADD COLUMN note text")
+    status, models, err = check()
+    assert (status, models) == (1, True) and "note" in err, err
+    with engine_for(url).begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE items DROP COLUMN note")
+    assert check()[:2] == (0, True)  # new row versions: compared again, then remembered
+    assert check()[:2] == (0, False)
+    with engine_for(url).begin() as conn:
+        conn.exec_driver_sql("COMMENT ON COLUMN items.name IS 'changed by hand'")
+    assert check()[:2] == (1, True)
+    with engine_for(url).begin() as conn:
+        conn.exec_driver_sql("COMMENT ON COLUMN items.name IS NULL")
+    assert check()[:2] == (0, False)  # the catalog rows are again those found in sync
+
+    assert check(MYAPP_DB_TABLE_CACHE="off")[:2] == (0, True)
+    (shop / "shopapp" / "models.py").write_text(MODELS.format(extra='    Column("price", Integer),\n'))
+    assert check()[:2] == (1, True)
+    (shop / "shopapp" / "models.py").write_text(MODELS.format(extra=""))
+    assert check()[:2] == (0, True)
+    assert check()[:2] == (0, False)
+    env_py = shop / "shopapp" / "migrations" / "env.py"
+    env_py.write_text('"""The generic environment, with a docstring of its own."""\n'
+                      "from myapp.db.runtime.env import run\n\nrun()\n")
+    assert check()[:2] == (0, False)  # the same code
+    env_py.write_text("from myapp.db.runtime.env import run\nimport os\nrun()\n")
+    assert check()[:2] == (0, True) and check()[:2] == (0, True)  # an env.py of its own: never remembered
 
 
 def test_an_app_may_bring_its_own_env_and_template(shop, db_url):

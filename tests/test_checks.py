@@ -77,6 +77,21 @@ def test_a_view_edited_by_hand_is_found(cli, head_url, engine_for):
     assert result.status == 1 and "replace view active_station_positions" in result.out
 
 
+@pytest.mark.parametrize("by_hand", [
+    ["REVOKE SELECT ON daily_observations FROM PUBLIC"],
+    ["DROP INDEX ux_daily_observations_variable_day"],
+    # the same text again, so the same md5 as recorded, but no grant and no index (and the default ACL)
+    ["DROP MATERIALIZED VIEW daily_observations",
+     "CREATE MATERIALIZED VIEW daily_observations AS " + summaries.daily_observations.definition],
+], ids=["grant revoked", "index dropped", "recreated bare"])
+def test_grants_and_indexes_lost_by_hand_are_found(by_hand, cli, head_url, engine_for):
+    with engine_for(head_url).begin() as conn:
+        for statement in by_hand:
+            conn.exec_driver_sql(statement)
+    result = cli("migrate", "--check", "--url", head_url)
+    assert result.status == 1 and "replace materialized view daily_observations" in result.out, result
+
+
 def test_restyled_declarations_are_normalised_without_touching_the_stored_objects(cli, head_url, engine_for, monkeypatch):
     restyled = ReplaceableView("station_positions", stations.station_positions.definition.upper().replace(
         "S.ID AS STATION_ID", "s.id AS station_id"))

@@ -29,16 +29,20 @@ def pip(*args):
 
 @pytest.fixture(scope="session")
 def pgextras(tmp_path_factory):
-    """The example distribution, pip-installed into this environment unless it already is."""
+    """The environment that loads the example distribution, pip-installed into a folder of this test
+    session's own (on PYTHONPATH) unless it is installed already.
+
+    A folder per session, not this environment's site-packages: with ``-n 2`` each worker has a
+    session, and one worker's uninstall at its end would pull the plugin from under the other.
+    """
     if importlib.util.find_spec("myapp_db_pgextras") is not None:
-        yield
-        return
+        return dict(LOAD)
     # Build from a copy, so the checkout gets no build/ or egg-info; myapp is installed already.
     source = tmp_path_factory.mktemp("example") / EXAMPLE.name
     shutil.copytree(EXAMPLE, source)
-    pip("install", "--no-deps", str(source))
-    yield
-    pip("uninstall", "--yes", "myapp-db-pgextras")
+    site = tmp_path_factory.mktemp("pgextras-site")
+    pip("install", "--no-deps", "--target", str(site), str(source))
+    return {**LOAD, "PYTHONPATH": str(site)}
 
 
 EXTRAS_REVISION = '''\
@@ -63,7 +67,7 @@ def downgrade():
 
 
 def test_example_plugin_is_listed(pgextras):
-    result = run_process("plugins", "--json", env=LOAD)
+    result = run_process("plugins", "--json", env=pgextras)
     assert result.returncode == 0, result.stderr
     [listed] = [p for p in json.loads(result.stdout) if not p["builtin"]]
     assert listed == {
@@ -79,18 +83,18 @@ def test_example_plugin_migrates_up_and_down(pgextras, migrations_copy, head_url
     (migrations_copy / "versions" / "e8a3e5000001_extras.py").write_text(EXTRAS_REVISION.format(down=HEAD))
     engine = engine_for(head_url)
 
-    offline = run_process("migrate", "--sql", "--from", HEAD, env=LOAD)
+    offline = run_process("migrate", "--sql", "--from", HEAD, env=pgextras)
     assert offline.returncode == 0, offline.stderr
     assert "CREATE EXTENSION IF NOT EXISTS citext;" in offline.stdout
     assert 'CREATE SEQUENCE "Order numbers" START WITH 1000;' in offline.stdout
 
-    up = run_process("migrate", "--url", head_url, env=LOAD)
+    up = run_process("migrate", "--url", head_url, env=pgextras)
     assert up.returncode == 0, up.stderr
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT nextval('\"Order numbers\"')")) == 1000
         assert conn.scalar(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'citext'")) == 1
 
-    down = run_process("migrate", "-1", "--url", head_url, env=LOAD)
+    down = run_process("migrate", "-1", "--url", head_url, env=pgextras)
     assert down.returncode == 0, down.stderr
     assert version(engine) == [HEAD]
     with engine.connect() as conn:
@@ -100,7 +104,7 @@ def test_example_plugin_migrates_up_and_down(pgextras, migrations_copy, head_url
 
 def test_example_plugin_disabled_leaves_its_operations_out(pgextras, migrations_copy, head_url, engine_for):
     (migrations_copy / "versions" / "e8a3e5000001_extras.py").write_text(EXTRAS_REVISION.format(down=HEAD))
-    result = run_process("migrate", "--url", head_url, env={**LOAD, plugins.DISABLE_VARIABLE: "pgextras"})
+    result = run_process("migrate", "--url", head_url, env={**pgextras, plugins.DISABLE_VARIABLE: "pgextras"})
     assert result.returncode == 2
     assert "revision e8a3e5000001" in result.stderr and "create_extension_if_not_exists" in result.stderr
     assert version(engine_for(head_url)) == [HEAD]

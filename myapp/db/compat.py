@@ -6,7 +6,7 @@ When either library changes one of these, this module is the only one to fix.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 
 def doubles_percents(compiler) -> bool:
@@ -121,3 +121,29 @@ def load_revision(script, path):
     from alembic.script import Script
 
     return Script._from_path(script, path)
+
+
+def autogenerate_comparators() -> Optional[List[str]]:
+    """Every comparison function an autogenerate could run, as ``module:qualname``, sorted; None when
+    Alembic keeps them in a way this does not know.
+
+    Private (``PriorityDispatcher._registry``, ``alembic.runtime.plugins._all_plugins``):
+    Alembic has no public listing of the comparators in its global registry or in its plugins. The
+    remembered table comparison (`myapp.db.autogenerate.cache`) is only sound when the same ones run.
+    """
+    try:
+        from alembic.autogenerate.compare import comparators
+        from alembic.runtime import plugins
+    except ImportError:  # Alembic < 1.18: no plugins
+        return None
+    dispatchers = [("", comparators)]
+    dispatchers += [(name, p.autogenerate_comparators) for name, p in getattr(plugins, "_all_plugins", {}).items()]
+    found = []
+    for name, dispatcher in dispatchers:
+        registry = getattr(dispatcher, "_registry", None)
+        if not isinstance(registry, dict):
+            return None
+        for key, entries in registry.items():
+            for fn, *_ in entries:
+                found.append(f"{name}|{key}|{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}")
+    return sorted(found)

@@ -34,10 +34,17 @@ from ..replaceable.ops import CreateReplaceableObjectOp, DropReplaceableObjectOp
 UNRECORDED = "myapp_db_unrecorded"
 
 
-def managed_schemas(conn, metadata, declared: Iterable[ReplaceableObject]) -> List[str]:
+def table_schemas(metadata) -> set:
+    """The schemas a `MetaData`'s tables name (None for the default one); a collection of names as it is."""
+    if isinstance(metadata, sa.MetaData):
+        return {t.schema for t in metadata.tables.values()}
+    return set(metadata)
+
+
+def managed_schemas(conn, tables: set, declared: Iterable[ReplaceableObject]) -> List[str]:
     """The schemas the app manages: the default one and every schema its tables and objects name."""
     schemas = {catalog.current_schema(conn)}
-    schemas |= {t.schema for t in metadata.tables.values() if t.schema}
+    schemas |= {s for s in tables if s}
     schemas |= {o.schema for o in declared if o.schema}
     return sorted(schemas)
 
@@ -138,6 +145,7 @@ def _drop_for_comparison(conn, stored: list) -> set:
 def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequence[type], table_ops=()) -> list:
     """Operations that turn the database's objects into ``declared``, in the order to apply them.
 
+    :param metadata: the models' `MetaData`, or the schemas its tables name (see `table_schemas`).
     :param kinds: the kinds of object to compare (the framework's and the plugins').
     :param table_ops: Alembic's operations for the tables, applied (and rolled
         back) before the declared objects are created, so they may use new columns.
@@ -145,20 +153,22 @@ def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequen
     from . import settled
 
     declared = list(declared)
-    schemas = managed_schemas(conn, metadata, declared)
+    tables = table_schemas(metadata)
+    schemas = managed_schemas(conn, tables, declared)
     current = catalog.current_schema(conn)
-    before = _read(conn, kinds, schemas)
     # A stored object in the default schema, which the app never names, is written into the
     # revision without a schema, as the app declares it: a tenant's run then replaces its own.
-    named = {o.schema for o in declared} | {t.schema for t in metadata.tables.values()}
-    for obj in before:
-        obj.unqualified = obj.schema == current and current not in named
-    quick = settled.settle(conn, declared, before, schemas, _flatten(table_ops), kinds)
+    named = {o.schema for o in declared} | tables
+    unqualified_in = current if current not in named else None
+    quick = settled.settle(conn, declared, schemas, _flatten(table_ops), kinds, unqualified_in)
     if quick is not None:  # decided from the records, locking nothing an app waits for
         changes, removed, unrecorded = quick
         conn.info.setdefault(UNRECORDED, []).extend(unrecorded)
         drops = [DropReplaceableObjectOp(obj) for obj in _outermost_first(conn, removed)]
         return drops + _fold_dependents(conn, changes)
+    before = _read(conn, kinds, schemas)
+    for obj in before:
+        obj.unqualified = obj.schema == unqualified_in
     savepoint = conn.begin_nested()
     try:
         # Wait for no one long: the drops below lock what they drop until the rollback.

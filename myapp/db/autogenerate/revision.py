@@ -8,8 +8,13 @@ from typing import Any, List, Optional, Tuple
 from alembic.autogenerate import RevisionContext, produce_migrations
 from alembic.runtime.environment import EnvironmentContext
 
+from ..replaceable.ops import CreateReplaceableObjectOp, DropReplaceableObjectOp, ReplaceReplaceableObjectOp
 from ..runtime import records, scripts
 from ..runtime.env import RUN, Run
+from . import cache
+
+#: The operations of replaceable objects (any other is a table's).
+OBJECT_OPS = (CreateReplaceableObjectOp, DropReplaceableObjectOp, ReplaceReplaceableObjectOp)
 
 
 def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None, *,
@@ -23,6 +28,12 @@ def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None,
     :return: the `RevisionContext` (holding the new revision's operations; None with ``check``)
         and the differences.
     """
+    memo = cache.Memo.open(app, migrations_dir, conn) if check else None
+    if memo is not None:
+        schemas = memo.in_sync(conn)
+        if schemas is not None:  # the tables are as they were when last found in sync: compare the objects only
+            return None, _object_diffs(app, conn, schemas)
+        memo.take(conn, app.metadata())  # before the comparison reads anything
     script = scripts.scripts(migrations_dir)
     cfg = scripts.config(migrations_dir)
     command_args = dict(
@@ -51,7 +62,22 @@ def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None,
         comparing.rollback()
     migration = produced[-1] if context is None else context.generated_revisions[-1]
     diffs = [d for ops in migration.upgrade_ops_list for d in ops.as_diffs()]
+    if memo is not None and all(isinstance(op, OBJECT_OPS) for ops in migration.upgrade_ops_list for op in ops.ops):
+        memo.remember()  # no table operation: the tables are in sync
     return context, diffs
+
+
+def _object_diffs(app, conn, table_schemas) -> List[Any]:
+    """The differences of the replaceable objects alone (the tables are known to be in sync)."""
+    from alembic.operations.ops import UpgradeOps
+
+    from .comparator import object_operations
+
+    comparing = conn.begin_nested()
+    try:
+        return list(UpgradeOps(ops=object_operations(app, conn, table_schemas)).as_diffs())
+    finally:
+        comparing.rollback()
 
 
 def record_in_sync(conn, *, commit: bool) -> None:

@@ -22,15 +22,16 @@ the hash), and the full comparison is never run.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 
 from ..catalog import objects as catalog
 from ..errors import LOCK_NOT_AVAILABLE, ObjectError, caused_by, first_line
-from ..replaceable import KINDS, registry
+from ..replaceable import KINDS, registry, stored
 from ..replaceable.base import ReplaceableObject, expand, source_hash
-from ..replaceable.matview import ReplaceableMatview
+from ..replaceable.matview import MatviewIndex, ReplaceableMatview
 from ..replaceable.ops import CreateReplaceableObjectOp, ReplaceReplaceableObjectOp
 from ..replaceable.view import ReplaceableView
 from ..runtime import records
@@ -49,6 +50,8 @@ def _key(obj, schema: str, identity: str) -> Tuple[str, str, str, str]:
 def _grants_and_indexes_hold(stored, declared) -> bool:
     everything = getattr(stored, "all_privileges", set())
     held = getattr(stored, "held", {})
+    if held is None:  # the default ACL, read in summary: whether it covers the grants is for the full read
+        return not declared.grants
     for role, privileges in declared.grants.items():
         if not expand(privileges, everything) <= held.get(role, set()):
             return False
@@ -73,10 +76,57 @@ def _body(obj) -> str:
     return getattr(obj, "body_fingerprint", None) or obj.fingerprint
 
 
-def settle(conn, declared: Sequence[ReplaceableObject], before: list, schemas: Sequence[str], table_ops,
-           kinds: Sequence[type]) -> Optional[Tuple[list, list, list]]:
+@dataclass
+class _Summary:
+    """A stored object as `catalog.objects.summaries` describes it: enough to tell whether it is in sync."""
+
+    oid: int
+    kind: str
+    name: str
+    identity: tuple  # (kind, schema, name, identity arguments), as the full objects have it
+    stored_hash: str
+    held: Optional[Dict[str, set]]  # effective privileges by grantee; None: the default ACL
+    all_privileges: set
+    indexes: tuple
+
+    @classmethod
+    def of(cls, row: dict) -> "_Summary":
+        held = None
+        if not row["default_acl"]:
+            held = {}
+            for grantee, privilege, _ in row["privileges"]:
+                held.setdefault(grantee, set()).add(privilege)
+        indexes = tuple(MatviewIndex(name, columns, unique)
+                        for name, unique, columns, partial in row["indexes"] if not partial)
+        return cls(row["oid"], row["kind"], row["name"], (row["kind"], row["schema"], row["name"], row["identity"]),
+                   row["stored_hash"], held, {p for g, p, _ in row["default_privileges"] if g == row["owner"]},
+                   indexes)
+
+
+def _in_full(conn, summaries: List[_Summary], unqualified_in: Optional[str]) -> Optional[Dict[int, object]]:
+    """``{id(summary): the stored object read in full}``; None when one is gone meanwhile."""
+    relations = [s.oid for s in summaries if s.kind != "function"]
+    functions = [s.oid for s in summaries if s.kind == "function"]
+    full = {(obj.kind == "function", obj.oid): obj for obj in stored(conn, relations, functions)}
+    found = {}
+    for summary in summaries:
+        obj = full.get((summary.kind == "function", summary.oid))
+        if obj is None or obj.identity != summary.identity:
+            return None
+        obj.unqualified = obj.identity[1] == unqualified_in
+        found[id(summary)] = obj
+    return found
+
+
+def settle(conn, declared: Sequence[ReplaceableObject], schemas: Sequence[str], table_ops,
+           kinds: Sequence[type], unqualified_in: Optional[str] = None) -> Optional[Tuple[list, list, list]]:
     """``(creates and replaces in creation order, the stored objects no longer declared, declared objects found
-    in sync but not recorded)`` from the records, or None when the full comparison must decide."""
+    in sync but not recorded)`` from the records, or None when the full comparison must decide.
+
+    The catalog is read in summary (`catalog.objects.summaries`); only the stored objects that differ
+    from their records, or are no longer declared, are read in full.
+    :param unqualified_in: the schema whose stored objects the revision names without a schema.
+    """
     if table_ops or any(k not in KINDS for k in kinds) or any(o.kind not in records.RECORDED_KINDS for o in declared):
         return None
     recorded = records.read_objects(conn)
@@ -84,8 +134,8 @@ def settle(conn, declared: Sequence[ReplaceableObject], before: list, schemas: S
         return None
     current = catalog.current_schema(conn)
     stored_by_name: Dict[tuple, list] = {}
-    for obj in before:
-        stored_by_name.setdefault((obj.kind, obj.identity[1], obj.name), []).append(obj)
+    for summary in map(_Summary.of, catalog.summaries(conn, schemas)):
+        stored_by_name.setdefault(summary.identity[:3], []).append(summary)
     matched: Dict[int, object] = {}
     creates, candidates = [], []
     for obj in declared:
@@ -95,14 +145,21 @@ def settle(conn, declared: Sequence[ReplaceableObject], before: list, schemas: S
         if not found:
             creates.append(obj)
             continue
-        stored = found[0]
-        matched[id(stored)] = stored
-        record = recorded.get(_key(obj, stored.identity[1], stored.identity[3]))
-        if (record is not None and record == (source_hash(obj), stored.stored_hash)
-                and _grants_and_indexes_hold(stored, obj)):
+        summary = found[0]
+        matched[id(summary)] = summary
+        record = recorded.get(_key(obj, summary.identity[1], summary.identity[3]))
+        if (record is not None and record == (source_hash(obj), summary.stored_hash)
+                and _grants_and_indexes_hold(summary, obj)):
             continue  # in sync, and nobody edited it since
-        candidates.append((obj, stored))
-    removed = [obj for obj in before if id(obj) not in matched]
+        candidates.append((obj, summary))
+    removed = [s for group in stored_by_name.values() for s in group if id(s) not in matched]
+    if not (creates or candidates or removed):
+        return [], [], []
+    full = _in_full(conn, removed + [summary for _, summary in candidates], unqualified_in)
+    if full is None:
+        return None
+    removed = [full[id(s)] for s in removed]
+    candidates = [(obj, full[id(summary)]) for obj, summary in candidates]
     if not (creates or candidates):
         return [], removed, []
     if read_only(conn):

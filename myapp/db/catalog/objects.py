@@ -68,6 +68,37 @@ _FUNCTIONS = f"""
     ORDER BY n.nspname, p.proname, pg_get_function_arguments(p.oid)
 """
 
+#: What a check needs of every stored object to find the few it must read in full: who it is, md5 of
+#: PostgreSQL's text of it (what the records keep), its ACL when one was ever set, and a
+#: materialized view's indexes. A fraction of the cost of the full rows above.
+_SUMMARIES = f"""
+    SELECT c.oid, c.relkind::text AS relkind, n.nspname AS schema, c.relname AS name, '' AS identity,
+           md5(pg_get_viewdef(c.oid)) AS stored_hash,
+           CASE WHEN c.relacl IS NOT NULL THEN {privileges('c.relacl', 'r', 'c.relowner')} END AS privileges,
+           CASE WHEN c.relacl IS NOT NULL THEN {default_privileges('r', 'c.relowner')} END AS default_privileges,
+           pg_get_userbyid(c.relowner) AS owner, c.relacl IS NULL AS default_acl,
+           CASE WHEN c.relkind = 'm' THEN coalesce((SELECT json_agg(json_build_array(
+                       ic.relname, i.indisunique,
+                       ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                             ORDER BY k.ord),
+                       i.indexprs IS NOT NULL OR i.indpred IS NOT NULL) ORDER BY ic.relname)
+              FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+             WHERE i.indrelid = c.oid), '[]') END AS indexes
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('v', 'm') AND n.nspname = ANY(CAST(:schemas AS text[]))
+      AND {not_extension_member("pg_class", "c.oid")}
+    UNION ALL
+    SELECT p.oid, 'f', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
+           md5(pg_get_functiondef(p.oid)),
+           CASE WHEN p.proacl IS NOT NULL THEN {privileges('p.proacl', 'f', 'p.proowner')} END,
+           CASE WHEN p.proacl IS NOT NULL THEN {default_privileges('f', 'p.proowner')} END,
+           pg_get_userbyid(p.proowner), p.proacl IS NULL, NULL
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE p.prokind = 'f' AND n.nspname = ANY(CAST(:schemas AS text[]))
+      AND {not_extension_member("pg_proc", "p.oid")}
+"""
+
 _BY_OID = "{table}.oid = ANY(CAST(:oids AS oid[]))"
 _IN_SCHEMAS = "n.nspname = ANY(CAST(:schemas AS text[])) AND {not_extension}"
 
@@ -113,6 +144,12 @@ def functions(conn, *, oids: Optional[Sequence[int]] = None, schemas: Optional[S
         where = _IN_SCHEMAS.format(not_extension=not_extension_member("pg_proc", "p.oid"))
         params = {"schemas": list(schemas or ())}
     return _rows(conn, _FUNCTIONS.replace("{where}", where), params)
+
+
+def summaries(conn, schemas: Sequence[str]) -> List[Dict]:
+    """Every view, materialized view and function in ``schemas``, summarised (see ``_SUMMARIES``): rows with
+    ``kind``, ``stored_hash`` and ``default_acl`` (the ACL was never set: ``privileges`` is then empty)."""
+    return _rows(conn, _SUMMARIES, {"schemas": list(schemas)})
 
 
 def materialized_view_oids(conn) -> List[int]:

@@ -16,7 +16,21 @@ from .view import ReplaceableView
 #: The kinds the framework compares itself; plugins add theirs through the replaceable_kinds hook.
 KINDS = (ReplaceableView, ReplaceableMatview, ReplaceableFunction)
 
+
+def stored(connection, relations=(), functions=()) -> list:
+    """The framework's kinds of object stored with these oids (views and materialized views by their
+    ``pg_class`` oids, functions by their ``pg_proc`` oids), read in full from the catalog."""
+    from ..catalog import objects as catalog
+
+    rows = catalog.relations(connection, oids=list(relations)) if relations else []
+    return [
+        *ReplaceableView.from_rows([r for r in rows if r["relkind"] == "v"]),
+        *ReplaceableMatview.from_rows([r for r in rows if r["relkind"] == "m"]),
+        *(ReplaceableFunction.from_rows(catalog.functions(connection, oids=list(functions))) if functions else []),
+    ]
+
+
 __all__ = [
     "KINDS", "MatviewIndex", "Registry", "ReplaceableFunction", "ReplaceableMatview",
-    "ReplaceableObject", "ReplaceableView",
+    "ReplaceableObject", "ReplaceableView", "stored",
 ]

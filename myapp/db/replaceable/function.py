@@ -27,8 +27,13 @@ class ReplaceableFunction(ReplaceableObject):
 
     @classmethod
     def from_database(cls, connection, schemas):
+        return cls.from_rows(catalog.functions(connection, schemas=schemas))
+
+    @classmethod
+    def from_rows(cls, rows):
+        """Functions built from the catalog's rows (`myapp.db.catalog.objects.functions`)."""
         found = []
-        for row in catalog.functions(connection, schemas=schemas):
+        for row in rows:
             grants = declared_grants(row["privileges"], row["default_privileges"], row["owner"])
             obj = cls(f"{row['name']}({row['arguments']})", _body(row), schema=row["schema"], grants=grants)
             obj._identity = row["identity"]  # PostgreSQL's own rendering

@@ -44,8 +44,13 @@ class ReplaceableMatview(ReplaceableObject):
 
     @classmethod
     def from_database(cls, connection, schemas):
+        return cls.from_rows(catalog.relations(connection, schemas=schemas, relkind="m"))
+
+    @classmethod
+    def from_rows(cls, rows):
+        """Materialized views built from the catalog's rows (`myapp.db.catalog.objects.relations`)."""
         found = []
-        for row in catalog.relations(connection, schemas=schemas, relkind="m"):
+        for row in rows:
             definition = row["definition"].strip().rstrip(";")
             indexes = [MatviewIndex(name, columns, unique)
                        for name, unique, columns, partial, _ in row["indexes"] if not partial]

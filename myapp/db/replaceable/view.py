@@ -14,8 +14,13 @@ class ReplaceableView(ReplaceableObject):
 
     @classmethod
     def from_database(cls, connection, schemas):
+        return cls.from_rows(catalog.relations(connection, schemas=schemas, relkind="v"))
+
+    @classmethod
+    def from_rows(cls, rows):
+        """Views built from the catalog's rows (`myapp.db.catalog.objects.relations`)."""
         found = []
-        for row in catalog.relations(connection, schemas=schemas, relkind="v"):
+        for row in rows:
             definition = row["definition"].strip().rstrip(";")
             grants = declared_grants(row["privileges"], row["default_privileges"], row["owner"])
             obj = cls(row["name"], definition, schema=row["schema"], grants=grants)

@@ -67,10 +67,14 @@ class Index:
         return found
 
 
+def cache_dir() -> Path:
+    """The per-user folder of the framework's caches (``$XDG_CACHE_HOME/myapp.db``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "myapp.db"
+
+
 def _cache_file(versions: Path) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "myapp.db"
     key = hashlib.sha256(str(versions.resolve()).encode()).hexdigest()[:24]
-    return base / f"revisions-{key}.json"
+    return cache_dir() / f"revisions-{key}.json"
 
 
 def _parse(data: bytes) -> Optional[Tuple[str, Tuple[str, ...]]]:
@@ -134,17 +138,20 @@ def load(versions: Path) -> Optional[Index]:
 
 
 def _save(cache_path: Path, entries: Dict[str, Entry]) -> None:
-    """Write the cache, private to this user (a folder 0700, a file 0600), atomically; never fail."""
+    write_private(cache_path, {"version": VERSION, "entries": [
+        [Path(e.path).name, e.revision, list(e.down), e.size, e.mtime_ns, e.source_hash, e.checksum, e.data]
+        for e in entries.values()
+    ]})
+
+
+def write_private(path: Path, payload) -> None:
+    """Write ``payload`` as JSON, private to this user (a folder 0700, a file 0600), atomically; never fail."""
     try:
-        cache_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        payload = {"version": VERSION, "entries": [
-            [Path(e.path).name, e.revision, list(e.down), e.size, e.mtime_ns, e.source_hash, e.checksum, e.data]
-            for e in entries.values()
-        ]}
-        fd, tmp = tempfile.mkstemp(dir=cache_path.parent, prefix=".revisions-")  # created 0600
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")  # created 0600
         with os.fdopen(fd, "w") as f:
             json.dump(payload, f)
-        os.replace(tmp, cache_path)
+        os.replace(tmp, path)
     except OSError:
         pass
 

@@ -64,6 +64,11 @@ def _own(migrations_dir: Path, name: str) -> Path:
     return migrations_dir if (migrations_dir / name).is_file() else SCAFFOLD
 
 
+def env_file(migrations_dir: Path) -> Path:
+    """The env.py that runs for ``migrations_dir``: its own, else the framework's."""
+    return _own(migrations_dir, "env.py") / "env.py"
+
+
 def config(migrations_dir: Path, *, output_buffer=None) -> Config:
     """An Alembic `Config` for ``migrations_dir``; no alembic.ini is read."""
     # quiet: Alembic's own "Generating ..." lines would land on stdout.
