@@ -32,9 +32,11 @@ def compare_replaceable_objects(autogen_context, upgrade_ops, schemas) -> None:
     app = autogen_context.opts.get("myapp_db_app")
     if app is None or autogen_context.connection is None:
         return  # someone else's env.py, or offline
-    metadata = autogen_context.metadata
-    schemas = {t.schema for m in (metadata if isinstance(metadata, (list, tuple)) else [metadata]) if m is not None
-               for t in m.tables.values()}
+    schemas = autogen_context.opts.get("myapp_db_table_schemas")  # the tables were not compared
+    if schemas is None:
+        metadata = autogen_context.metadata
+        schemas = {t.schema for m in (metadata if isinstance(metadata, (list, tuple)) else [metadata])
+                   if m is not None for t in m.tables.values()}
     found = object_operations(app, autogen_context.connection, schemas, upgrade_ops.ops)
     drops = [op for op in found if isinstance(op, DropReplaceableObjectOp)]
     upgrade_ops.ops[:0] = drops

@@ -22,18 +22,18 @@ def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None,
     """Compare the App's models and objects with the database on ``conn``; change nothing in the end.
 
     What the comparison does happens in a savepoint that is rolled back (it
-    does hold locks on the objects it drops meanwhile).
+    does hold locks on the objects it drops meanwhile). Where the tables are
+    known to be in sync (`myapp.db.autogenerate.cache`), only the objects are compared.
     :param check: only the differences are wanted: no revision is prepared, so Alembic's revision
         map (every revision module imported) is not needed; the caller has checked the heads.
     :return: the `RevisionContext` (holding the new revision's operations; None with ``check``)
         and the differences.
     """
-    memo = cache.Memo.open(app, migrations_dir, conn) if check else None
+    memo, in_sync = cache.Memo.open(app, migrations_dir, conn), None
     if memo is not None:
-        schemas = memo.in_sync(conn)
-        if schemas is not None:  # the tables are as they were when last found in sync: compare the objects only
-            return None, _object_diffs(app, conn, schemas)
-        memo.take(conn, app.metadata())  # before the comparison reads anything
+        in_sync = memo.in_sync(conn)  # the tables' schemas, when they are known to be in sync
+        if in_sync is None:
+            memo.take(conn, app.metadata())  # before the comparison reads anything
     script = scripts.scripts(migrations_dir)
     cfg = scripts.config(migrations_dir)
     command_args = dict(
@@ -50,7 +50,7 @@ def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None,
             context.run_autogenerate(rev, ctx)
         return []
 
-    cfg.attributes[RUN] = Run(app=app, connection=conn)
+    cfg.attributes[RUN] = Run(app=app, connection=conn, autogenerate=True, tables_in_sync=in_sync)
     comparing = conn.begin_nested()  # a caller's transaction outlives the comparison
     try:
         with EnvironmentContext(
@@ -62,22 +62,10 @@ def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None,
         comparing.rollback()
     migration = produced[-1] if context is None else context.generated_revisions[-1]
     diffs = [d for ops in migration.upgrade_ops_list for d in ops.as_diffs()]
-    if memo is not None and all(isinstance(op, OBJECT_OPS) for ops in migration.upgrade_ops_list for op in ops.ops):
+    if in_sync is None and memo is not None and all(
+            isinstance(op, OBJECT_OPS) for ops in migration.upgrade_ops_list for op in ops.ops):
         memo.remember()  # no table operation: the tables are in sync
     return context, diffs
-
-
-def _object_diffs(app, conn, table_schemas) -> List[Any]:
-    """The differences of the replaceable objects alone (the tables are known to be in sync)."""
-    from alembic.operations.ops import UpgradeOps
-
-    from .comparator import object_operations
-
-    comparing = conn.begin_nested()
-    try:
-        return list(UpgradeOps(ops=object_operations(app, conn, table_schemas)).as_diffs())
-    finally:
-        comparing.rollback()
 
 
 def record_in_sync(conn, *, commit: bool) -> None:

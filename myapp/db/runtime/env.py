@@ -48,6 +48,12 @@ class Run:
     schema: Optional[str] = None
     #: Run the revisions' data steps (False: ``--no-data``, recorded as pending).
     data: bool = True
+    #: Alembic's autogenerate runs (it needs the models, ``target_metadata``); myapp.db's other runs do not
+    #: import them. Under plain Alembic and other tools the models are always given.
+    autogenerate: bool = False
+    #: Autogenerate: the tables are known to be in sync (`myapp.db.autogenerate.cache`), and these are the
+    #: schemas the models' tables name. Neither the models nor Alembic's table comparison are then needed.
+    tables_in_sync: Optional[list] = None
     #: ``--data-only``: run only these applied revisions' data steps (Alembic Scripts), no revision.
     data_only: tuple = ()
     #: With ``data_only``: called with each Script and the milliseconds its data step took.
@@ -89,8 +95,9 @@ def _run() -> None:
     data = given.data if given else x.get("data", "true").lower() not in ("false", "0", "no", "off")
     manager = plugins.load(app)
     comparator.install()
+    in_sync = given.tables_in_sync if given else None
     options = dict(
-        target_metadata=app.metadata(),
+        target_metadata=app.metadata() if (given is None or given.autogenerate) and in_sync is None else None,
         compare_type=True,
         compare_server_default=True,
         transaction_per_migration=given.transaction_per_migration if given else False,
@@ -99,6 +106,8 @@ def _run() -> None:
         include_name=_include_name,
         myapp_db_app=app,
     )
+    if in_sync is not None:
+        options.update(_no_tables(in_sync))
 
     def tenant(name: Optional[str]) -> dict:
         """The tenant's options: its version table, and its name for `myapp.db.tenant_schema()`."""
@@ -131,6 +140,15 @@ def _run() -> None:
         schema = tenancy.schema_of(connection)  # the connection's tenant, as `connect` pointed it
         context.configure(connection=connection, **options, **tenant(schema))
         migrate(schema)
+
+
+def _no_tables(schemas: list) -> dict:
+    """The options of an autogenerate that compares no table: no models, Alembic's schema step alone
+    (it calls the comparators of the schemas, ours among them), and the schemas the models' tables name."""
+    import sqlalchemy as sa
+
+    return dict(target_metadata=sa.MetaData(), autogenerate_plugins=["alembic.autogenerate.schemas"],
+                myapp_db_table_schemas=schemas)
 
 
 def _include_name(name, type_, parent_names) -> bool:
