@@ -19,7 +19,9 @@ cached (after the untimed warm-up round) as in a normal install, so no run
 pays for compiling SQLAlchemy or the revision files, yet no ``__pycache__`` is
 written into the source tree or the generated migrations. They also run
 without ``MYAPP_DATABASE_URL``, ``MYAPP_DATA_DIR`` or an inherited
-``MYAPP_MIGRATIONS_DIR``: every command gets ``--url`` explicitly.
+``MYAPP_MIGRATIONS_DIR``: every command gets ``--url`` explicitly. The
+framework's per-user caches (``XDG_CACHE_HOME``) are the benchmark's own too,
+filled by the warm-up round.
 """
 
 from __future__ import annotations
@@ -279,6 +281,7 @@ def base_env(pycache: Path) -> Dict[str, str]:
         if k not in (URL_VARIABLE, MIGRATIONS_VARIABLE, DATA_DIR_VARIABLE)
     }
     env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    env["XDG_CACHE_HOME"] = str(pycache.parent / "xdg-cache")  # the framework's caches: the benchmark's own
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 

@@ -27,7 +27,13 @@ whole subprocesses in interleaved rounds (one untimed warm-up round first):
   revision from the first case applied once with ``migrate``); exit 0;
 * one changed: the same with the ``changed`` variant (the last view, which
   no view depends on, has a different WHERE clause); exit 1 and exactly one
-  difference.
+  difference;
+* every object removed: ``--check`` with none of the N objects declared;
+* from empty and no-op again with ``MYAPP_DB_TABLE_CACHE=off``: the first run
+  after a change of code or tables, which compares the models and tables
+  (the other cases find them remembered from the warm-up round: see
+  ``myapp/db/autogenerate/cache.py``). The framework's caches live in the
+  benchmark's temporary directory (``XDG_CACHE_HOME``).
 
 Set-up checks, per size: the revision written from empty holds N creates in
 an order where every view comes after the view it selects from; it applies
@@ -405,9 +411,12 @@ class SizeResult:
     notes: List[str]
 
 
-CASES = ("empty", "noop", "changed", "removed")
+CASES = ("empty", "noop", "changed", "removed", "empty cold", "noop cold")
 CASE_TITLES = {"empty": "autogenerate from empty", "noop": "no-op", "changed": "one changed view",
-               "removed": "every object removed"}
+               "removed": "every object removed", "empty cold": "from empty, tables compared",
+               "noop cold": "no-op, tables compared"}
+#: The environment of the "cold" cases: nothing remembered, so the models and tables are compared.
+COLD = {"MYAPP_DB_TABLE_CACHE": "off"}
 PEER_CASES = ("empty", "noop", "changed")
 SHUFFLED_CASES = ("empty", "noop", "changed")  # timed again with the registry shuffled (--also-shuffled)  # the peers have no way to report a drop-only diff alone
 
@@ -541,6 +550,13 @@ def run_size(n: int, args, tmp: Path, site: Path, dbs: c.Databases, head_templat
         "removed": Run("myapp: all removed (makemigrations --check)",
                        lambda: (c.myapp_db("makemigrations", "--check", "--url", full_url), env_removed),
                        removed_check, expect=(1,), timeout=args.timeout),
+        "empty cold": Run("myapp: from empty, tables compared (cache off)",
+                          lambda: (c.myapp_db("makemigrations", "-m", message, "--url", empty_url),
+                                   dict(env_empty, **COLD)),
+                          empty_check, timeout=args.timeout),
+        "noop cold": Run("myapp: no-op, tables compared (cache off)",
+                         lambda: (c.myapp_db("makemigrations", "--check", "--url", full_url), dict(env_full, **COLD)),
+                         noop_check, timeout=args.timeout),
     }
     if args.also_shuffled:
         ours.update({

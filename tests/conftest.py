@@ -182,3 +182,15 @@ def no_installed_plugins():
         mp.setenv(plugins.LOAD_VARIABLE, "")
         mp.delenv(plugins.DISABLE_VARIABLE, raising=False)
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_cache_folder(tmp_path_factory):
+    """The framework's per-user caches (revision index, remembered tables) in a folder of the session's:
+    the suite writes thousands and must not fill the user's ``~/.cache``, nor read what it left there.
+
+    Set in os.environ, so subprocesses inherit it.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
