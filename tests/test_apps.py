@@ -188,6 +188,12 @@ def test_a_check_remembers_tables_in_sync_until_anything_changes(shop, databases
     (shop / "shopapp" / "models.py").write_text(MODELS.format(extra=""))
     assert check()[:2] == (0, True)
     assert check()[:2] == (0, False)
+    # The registry's file is not the tables' code: a new object in it keeps the memo.
+    (shop / "shopapp" / "objects.py").write_text(OBJECTS.replace(
+        "])", ', ReplaceableView("item_ids", "SELECT id FROM items")])'))
+    status, models, output = check()
+    assert (status, models) == (1, False) and "create view item_ids" in output, output
+    (shop / "shopapp" / "objects.py").write_text(OBJECTS)
     # A revision written on remembered tables: the objects alone are compared.
     with engine_for(url).begin() as conn:
         conn.exec_driver_sql("DROP VIEW item_names")

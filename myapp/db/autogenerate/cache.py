@@ -4,11 +4,12 @@ A ``--check`` (``makemigrations --check``, ``migrate --check``) that finds the
 tables in sync remembers it, in a per-user cache file (0600, in a 0700
 folder), under two keys:
 
-* the code that decided it: every module file loaded in that process (the
-  app's models and what they import, SQLAlchemy, Alembic, the framework, the
-  plugins), by size and modification time for installed files and by a hash
-  of the bytes for the others, the comparison functions Alembic had
-  registered, and the Python running it;
+* the code that decided it: every module file loaded once the models were
+  built (the app's models and what they import, SQLAlchemy, Alembic, the
+  framework, the plugins; not the registry's modules, imported later, so a
+  new view in the registry's file keeps the memo), by size and modification
+  time for installed files and by a hash of the bytes for the others, the
+  comparison functions Alembic had registered, and the Python running it;
 * the database's tables: `myapp.db.catalog.fingerprint` of the schemas the
   models name (and the current one), with the server's version and the
   current schema. Any DDL on a table, a column, an index, a constraint, a
@@ -118,6 +119,7 @@ class Memo:
         self.path, self.app, self.schema, self.server = path, app, schema, server
         self.table_schemas: Optional[List[Optional[str]]] = None
         self.taken: Optional[str] = None
+        self.files: Set[str] = set()
 
     @classmethod
     def open(cls, app, migrations_dir: Path, conn) -> Optional["Memo"]:
@@ -158,7 +160,9 @@ class Memo:
         return sorted({self.schema, *(s for s in table_schemas if s)})
 
     def take(self, conn, metadata) -> None:
-        """Take the fingerprint of the tables the models name, before the comparison reads them."""
+        """Take the fingerprint of the tables the models name, before the comparison reads them, and the
+        code loaded by then (the models built): the registry's modules, imported later, are not in it."""
+        self.files = _loaded_files()
         self.table_schemas = sorted({t.schema for t in metadata.tables.values()}, key=lambda s: (s is not None, s or ""))
         self.taken = f"{self._key(self.table_schemas)}|{fingerprint.tables(conn, self._schemas(self.table_schemas))}"
 
@@ -177,7 +181,7 @@ class Memo:
                 and _unchanged(cached.get("files")))
         # The same code (a command may load modules another does not): keep what it found, add these files.
         known = {entry[0]: entry for entry in cached.get("files", ())} if same else {}
-        for path in _loaded_files() - set(known):
+        for path in self.files - set(known):
             state = _state(path, installed)
             if state is None:
                 return
