@@ -24,8 +24,9 @@ KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 2, 3
 #: How often the server checks, during a statement, that the client is still there.
 CLIENT_CHECK = 1.0
 
-_SHOW = sa.text("SELECT current_setting(CAST(:name AS text))")
-_SET = sa.text("SELECT set_config(CAST(:name AS text), CAST(:value AS text), CAST(:local AS boolean))")
+#: Read a setting, and set one (``local``: for the transaction only); values travel as bind parameters.
+SHOW = sa.text("SELECT current_setting(CAST(:name AS text))")
+SET = sa.text("SELECT set_config(CAST(:name AS text), CAST(:value AS text), CAST(:local AS boolean))")
 
 #: The client-side (libpq) half, for connections we open ourselves.
 CLIENT_KEEPALIVES = {
@@ -78,7 +79,7 @@ def limited(conn, settings, *, owned: bool) -> Iterator[None]:
     local = conn.in_transaction() and not owned  # before any query here autobegins one
     major = (conn.dialect.server_version_info or (0,))[0]
     wanted = parameters(settings, major * 10000)
-    previous = {} if owned else {name: conn.scalar(_SHOW, {"name": name}) for name in wanted}
+    previous = {} if owned else {name: conn.scalar(SHOW, {"name": name}) for name in wanted}
     _set_all(conn, wanted, local)
     if owned or not local:
         conn.commit()

@@ -18,7 +18,7 @@ from typing import Iterator, Optional
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from .session import _SET, _SHOW
+from .session import SET, SHOW
 
 #: Where a connection keeps its tenant (``Connection.info``, which lives with the DBAPI connection).
 KEY = "myapp.db.schema"
@@ -53,8 +53,8 @@ def tenant(conn, settings, *, owned: bool) -> Iterator[None]:
         yield
         return
     local = conn.in_transaction() and not owned
-    previous = None if owned else conn.scalar(_SHOW, {"name": "search_path"})
-    conn.execute(_SET, {"name": "search_path", "value": search_path(schema, settings.app), "local": local})
+    previous = None if owned else conn.scalar(SHOW, {"name": "search_path"})
+    conn.execute(SET, {"name": "search_path", "value": search_path(schema, settings.app), "local": local})
     if not local:
         conn.commit()
     translate = conn.get_execution_options().get("schema_translate_map")
@@ -70,5 +70,5 @@ def tenant(conn, settings, *, owned: bool) -> Iterator[None]:
                 with contextlib.suppress(sa.exc.DBAPIError):
                     if conn.in_transaction():
                         conn.rollback()
-                    conn.execute(_SET, {"name": "search_path", "value": previous, "local": False})
+                    conn.execute(SET, {"name": "search_path", "value": previous, "local": False})
                     conn.commit()
