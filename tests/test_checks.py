@@ -8,9 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 import myapp.db.objects
-from myapp.db import ReplaceableView
+from myapp.db import ReplaceableMatview, ReplaceableView
 from myapp.db.objects import geo, stations, summaries
 from myapp.db.replaceable.registry import Registry
+from myapp.db.runtime import records
 
 APP = [stations.station_positions, stations.active_station_positions, geo.distance_km, summaries.daily_observations]
 CHECKS = [("migrate", "--check"), ("makemigrations", "--check")]
@@ -88,6 +89,24 @@ def test_grants_and_indexes_lost_by_hand_are_found(by_hand, cli, head_url, engin
     with engine_for(head_url).begin() as conn:
         for statement in by_hand:
             conn.exec_driver_sql(statement)
+    result = cli("migrate", "--check", "--url", head_url)
+    assert result.status == 1 and "replace materialized view daily_observations" in result.out, result
+
+
+def test_an_index_lost_by_hand_is_found_on_a_matview_without_grants(cli, head_url, engine_for, monkeypatch):
+    bare = ReplaceableMatview("daily_observations", summaries.daily_observations.definition,
+                              indexes=summaries.daily_observations.indexes)  # no grants: the default ACL
+    monkeypatch.setattr(myapp.db.objects, "registry", Registry([*APP[:3], bare]))
+    with engine_for(head_url).begin() as conn:
+        conn.exec_driver_sql("DROP MATERIALIZED VIEW daily_observations")
+        conn.exec_driver_sql("CREATE MATERIALIZED VIEW daily_observations AS " + bare.definition)
+        conn.exec_driver_sql("CREATE UNIQUE INDEX ux_daily_observations_variable_day"
+                             " ON daily_observations (variable_id, day)")
+        for statement in records.record_object(bare):  # recorded as declared, as a revision would
+            conn.execute(statement)
+    assert cli("makemigrations", "--check", "--url", head_url).status == 0
+    with engine_for(head_url).begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ux_daily_observations_variable_day")
     result = cli("migrate", "--check", "--url", head_url)
     assert result.status == 1 and "replace materialized view daily_observations" in result.out, result
 

@@ -51,10 +51,12 @@ def _grants_and_indexes_hold(stored, declared) -> bool:
     everything = getattr(stored, "all_privileges", set())
     held = getattr(stored, "held", {})
     if held is None:  # the default ACL, read in summary: whether it covers the grants is for the full read
-        return not declared.grants
-    for role, privileges in declared.grants.items():
-        if not expand(privileges, everything) <= held.get(role, set()):
+        if declared.grants:
             return False
+    else:
+        for role, privileges in declared.grants.items():
+            if not expand(privileges, everything) <= held.get(role, set()):
+                return False
     if isinstance(declared, ReplaceableMatview):
         have = {(ix.name, ix.columns, ix.unique) for ix in stored.indexes}
         return all((ix.name, ix.columns, ix.unique) in have for ix in declared.indexes)
