@@ -27,8 +27,13 @@ CREATE TABLE items (
     code integer
 );
 CREATE INDEX items_name ON items (name);
+CREATE SCHEMA other;
+CREATE TABLE other.mother (id integer PRIMARY KEY);
+ALTER TABLE items ADD COLUMN mother_id integer REFERENCES other.mother (id);
 CREATE VIEW item_names AS SELECT id, name FROM items;
 CREATE FUNCTION answer() RETURNS integer LANGUAGE sql AS 'SELECT 42';
+ALTER TABLE items ALTER COLUMN code SET DEFAULT answer();
+CREATE FUNCTION unused() RETURNS integer LANGUAGE sql AS 'SELECT 1';
 """
 
 # Each changes what a reflection of the tables reads, so each must change the fingerprint.
@@ -52,6 +57,9 @@ CHANGES = [
     "ALTER SEQUENCE items_id_seq INCREMENT BY 5",
     "CREATE TABLE more (id integer)",
     "DROP TABLE parent CASCADE",
+    "ALTER FUNCTION answer() RENAME TO answer2",  # items.code's default calls it
+    "ALTER TABLE other.mother RENAME COLUMN id TO mother_id",  # items.mother_id points at it
+    "ALTER SCHEMA other RENAME TO elsewhere",
 ]
 
 
@@ -83,12 +91,20 @@ def test_any_change_to_a_table_changes_the_fingerprint(conn, statement):
 def test_views_functions_and_grants_elsewhere_leave_it_alone(conn):
     before = fingerprint.tables(conn, ["public"])
     ddl(conn, "CREATE OR REPLACE VIEW item_names AS SELECT id, name, 1 AS one FROM items",
-        "CREATE OR REPLACE FUNCTION answer() RETURNS integer LANGUAGE sql AS 'SELECT 43'",
+        "CREATE OR REPLACE FUNCTION unused() RETURNS integer LANGUAGE sql AS 'SELECT 2'",
         "INSERT INTO parent VALUES (1)", "ANALYZE items")
     assert fingerprint.tables(conn, ["public"]) == before
-    ddl(conn, "CREATE SCHEMA other", "CREATE TABLE other.t (id integer)")
+    ddl(conn, "CREATE SCHEMA another", "CREATE TABLE another.t (id integer)")
     assert fingerprint.tables(conn, ["public"]) == before
-    assert fingerprint.tables(conn, ["public", "other"]) != fingerprint.tables(conn, ["public"])
+    assert fingerprint.tables(conn, ["public", "another"]) != fingerprint.tables(conn, ["public"])
+
+
+def remember(app, folder, conn) -> None:
+    """Remember the tables of ``conn`` as in sync (as a check that found them so would), and see it hit."""
+    memo = cache.Memo.open(app, folder, conn)
+    memo.take(conn, sa.MetaData())
+    memo.remember()
+    assert cache.Memo.open(app, folder, conn).in_sync(conn) == []
 
 
 def _app(tmp_path) -> App:
@@ -117,24 +133,63 @@ def test_a_memo_only_where_it_is_sound(conn, tmp_path, monkeypatch):
 
 def test_a_memo_forgets_when_a_file_changes(conn, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    helper = tmp_path / "memotest_helper.py"
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    helper = modules / "memotest_helper.py"
     helper.write_text("VALUE = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(modules))
     monkeypatch.delitem(sys.modules, "memotest_helper", raising=False)
     importlib.import_module("memotest_helper")  # loaded, not installed: known by its bytes
 
     app = _app(tmp_path)
     conn.commit()
-    memo = cache.Memo.open(app, tmp_path, conn)
-    memo.take(conn, sa.MetaData())
-    memo.remember()
-    assert cache.Memo.open(app, tmp_path, conn).in_sync(conn) == []
+    remember(app, tmp_path, conn)
     ddl(conn, "ALTER TABLE items ADD COLUMN note text")
     assert cache.Memo.open(app, tmp_path, conn).in_sync(conn) is None  # another fingerprint
     ddl(conn, "ALTER TABLE items DROP COLUMN note")
-    memo = cache.Memo.open(app, tmp_path, conn)
-    memo.take(conn, sa.MetaData())
-    memo.remember()
-    assert cache.Memo.open(app, tmp_path, conn).in_sync(conn) == []
+    remember(app, tmp_path, conn)
     helper.write_text("VALUE = 2\n")  # same size, maybe the same modification time: its bytes differ
+    assert cache.Memo.open(app, tmp_path, conn).in_sync(conn) is None
+    remember(app, tmp_path, conn)
+    (modules / "memotest_more.py").write_text("")  # a module more beside it: a package may list its folder
+    assert cache.Memo.open(app, tmp_path, conn).in_sync(conn) is None
+
+
+@pytest.mark.parametrize("contents", [
+    "not json", "[1, 2]", '{"version": 2, "table_schemas": 5}', "[" * 100000 + "]" * 100000,
+    '{"version": 2, "python": [], "comparators": [], "files": [[1, 2, 3, 4]], "folders": [], '
+    '"table_schemas": [], "clean": []}',
+])
+def test_a_broken_cache_file_is_a_miss(conn, tmp_path, monkeypatch, contents):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    app = _app(tmp_path)
+    conn.commit()
+    memo = cache.Memo.open(app, tmp_path, conn)
+    memo.path.parent.mkdir(parents=True, mode=0o700)
+    memo.path.write_text(contents)
+    memo.path.chmod(0o600)
+    assert memo.in_sync(conn) is None
+    memo.take(conn, sa.MetaData())
+    memo.remember()  # and is replaced by a good one
+    assert cache.Memo.open(app, tmp_path, conn).in_sync(conn) == []
+
+
+def test_a_cache_file_others_may_write_is_not_trusted(conn, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    app = _app(tmp_path)
+    conn.commit()
+    remember(app, tmp_path, conn)
+    cache.Memo.open(app, tmp_path, conn).path.chmod(0o666)
+    assert cache.Memo.open(app, tmp_path, conn).in_sync(conn) is None
+
+
+def test_the_whole_search_path_is_fingerprinted(conn, tmp_path, monkeypatch):
+    """An unqualified reflection sees every schema on the search path, so a table in any of them counts."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    ddl(conn, "CREATE SCHEMA app")
+    conn.exec_driver_sql("SET search_path = app, public")
+    app = _app(tmp_path)
+    conn.commit()
+    remember(app, tmp_path, conn)
+    ddl(conn, "CREATE TABLE public.extra (id integer)")
     assert cache.Memo.open(app, tmp_path, conn).in_sync(conn) is None

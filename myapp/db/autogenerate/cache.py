@@ -39,6 +39,7 @@ import json
 import os
 import sys
 import sysconfig
+from stat import S_ISREG
 from pathlib import Path
 from typing import List, Optional, Set
 
@@ -46,7 +47,7 @@ from .. import compat
 from ..catalog import fingerprint
 from ..runtime import index, records, scripts
 
-VERSION = 1
+VERSION = 2
 VARIABLE = "MYAPP_DB_TABLE_CACHE"
 #: Fingerprints kept per app (databases and tenant schemas checked with the same code).
 KEEP = 64
@@ -67,30 +68,81 @@ def _loaded_files() -> Set[str]:
     found = set()
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
-        if isinstance(path, str) and path.endswith(".py"):
+        if isinstance(path, str) and os.path.isfile(path):
             found.add(os.path.realpath(path))
     return found
 
 
 def _state(path: str, installed: List[str]) -> Optional[list]:
-    """``[path, size, mtime_ns, sha256 or None]``: installed files by their stat, the others by their bytes."""
+    """``[path, size, mtime_ns, sha256 or None]``: installed files by their stat, the others by their bytes
+    (regular files only)."""
     try:
         stat = os.stat(path)
+        if not S_ISREG(stat.st_mode):
+            return None
         digest = None
-        if not any(path.startswith(root) for root in installed):
+        if not _installed(path, installed):
             digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError:
         return None
     return [path, stat.st_size, stat.st_mtime_ns, digest]
 
 
-def _unchanged(files) -> bool:
-    """Whether every file of a cache entry is as it was then."""
-    if not isinstance(files, list) or not files:
-        return False
+def _installed(path: str, installed: List[str]) -> bool:
+    return any(path.startswith(root) for root in installed)
+
+
+def _folders(files, installed: List[str]) -> List[list]:
+    """``[folder, mtime_ns]`` of each folder holding a file that is not installed: a module added there (a
+    models package that finds its modules by listing its folder) changes its time."""
+    found = []
+    for folder in sorted({os.path.dirname(path) for path in files if not _installed(path, installed)}):
+        try:
+            found.append([folder, os.stat(folder).st_mtime_ns])
+        except OSError:
+            return []
+    return found
+
+
+def _unchanged(files, folders) -> bool:
+    """Whether every file and folder of a cache entry is as it was then."""
     installed = _installed_roots()
-    return all(isinstance(entry, list) and entry and isinstance(entry[0], str) and _state(entry[0], installed) == entry
-               for entry in files)
+    if not all(_state(entry[0], installed) == entry for entry in files):
+        return False
+    try:
+        return all(os.stat(folder).st_mtime_ns == mtime for folder, mtime in folders)
+    except OSError:
+        return False
+
+
+def _valid(cached) -> bool:
+    """Whether a cache file's contents have the shape this version writes (anything else is a miss)."""
+    def strings(value, optional=False):
+        return isinstance(value, list) and all(isinstance(v, str) or (optional and v is None) for v in value)
+
+    if not isinstance(cached, dict) or cached.get("version") != VERSION:
+        return False
+    files, folders = cached.get("files"), cached.get("folders")
+    return (strings(cached.get("comparators")) and strings(cached.get("clean"))
+            and strings(cached.get("table_schemas"), optional=True)
+            and isinstance(files, list) and bool(files) and all(
+                isinstance(f, list) and len(f) == 4 and isinstance(f[0], str) and type(f[1]) is int
+                and type(f[2]) is int and (f[3] is None or isinstance(f[3], str)) for f in files)
+            and isinstance(folders, list) and all(
+                isinstance(f, list) and len(f) == 2 and isinstance(f[0], str) and type(f[1]) is int for f in folders))
+
+
+def _read(path: Path) -> Optional[dict]:
+    """The cache file's contents, when it is this user's own, not writable by others, and well formed."""
+    try:
+        with open(path, "rb") as f:
+            stat = os.fstat(f.fileno())
+            if not S_ISREG(stat.st_mode) or stat.st_uid != os.geteuid() or stat.st_mode & 0o022:
+                return None
+            cached = json.loads(f.read())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return cached if _valid(cached) else None
 
 
 def _generic_env(migrations_dir: Path) -> bool:
@@ -101,11 +153,15 @@ def _generic_env(migrations_dir: Path) -> bool:
 
 
 def _comparators() -> Optional[List[str]]:
-    """The comparison functions an autogenerate through the framework's env.py runs (ours installed)."""
+    """The comparison functions an autogenerate through the framework's env.py runs (ours installed); None
+    when another tool's sits in Alembic's global registry: it would run on a hit too, and see no models."""
     from . import comparator
 
     comparator.install()
-    return compat.autogenerate_comparators()
+    found = compat.autogenerate_comparators()
+    if found is None or any(not entry.partition("|")[0] and "|myapp.db." not in entry for entry in found):
+        return None
+    return found
 
 
 def _python() -> list:
@@ -115,8 +171,8 @@ def _python() -> list:
 class Memo:
     """The remembered table comparisons of one app, for one check."""
 
-    def __init__(self, path: Path, app, schema: str, server: str):
-        self.path, self.app, self.schema, self.server = path, app, schema, server
+    def __init__(self, path: Path, app, search_path: List[str], server: str):
+        self.path, self.app, self.search_path, self.server = path, app, search_path, server
         self.table_schemas: Optional[List[Optional[str]]] = None
         self.taken: Optional[str] = None
         self.files: Set[str] = set()
@@ -129,42 +185,37 @@ class Memo:
             return None
         if not isinstance(spec, str) or spec.partition(":")[0] in sys.modules:
             return None
-        clean, server, schema = fingerprint.taken_clean(conn)
-        if not clean or schema is None or not _generic_env(migrations_dir):
+        clean, server, search_path = fingerprint.taken_clean(conn)
+        if not clean or not search_path or not _generic_env(migrations_dir):
             return None
-        return cls(_cache_file(app, migrations_dir), app, schema, server)
+        return cls(_cache_file(app, migrations_dir), app, search_path, server)
 
-    def _key(self, schemas) -> str:
-        names = sorted({self.schema, *(s for s in schemas if s)})
-        return f"{self.server}|{self.schema}|{json.dumps(names)}"
+    def _schemas(self, table_schemas) -> List[str]:
+        """Every schema a reflection of the models' tables reads: the search path's and those they name."""
+        return sorted({*self.search_path, *(s for s in table_schemas if s)})
+
+    def _fingerprint(self, conn, table_schemas) -> str:
+        schemas = self._schemas(table_schemas)
+        return f"{self.server}|{json.dumps(self.search_path)}|{json.dumps(schemas)}|{fingerprint.tables(conn, schemas)}"
 
     def in_sync(self, conn) -> Optional[List[Optional[str]]]:
         """The schemas the models' tables name, when this code found these tables in sync before; else None."""
-        try:
-            cached = json.loads(self.path.read_text())
-        except (OSError, ValueError):
+        cached = _read(self.path)
+        if cached is None or cached.get("python") != _python() or cached["comparators"] != _comparators():
             return None
-        if not isinstance(cached, dict) or cached.get("version") != VERSION or cached.get("python") != _python():
+        if not _unchanged(cached["files"], cached["folders"]):
             return None
-        if cached.get("comparators") != _comparators():
-            return None
-        if not _unchanged(cached.get("files")):
-            return None
-        schemas = cached.get("table_schemas")
-        key = self._key(schemas)
-        if f"{key}|{fingerprint.tables(conn, self._schemas(schemas))}" not in cached.get("clean", ()):
+        schemas = cached["table_schemas"]
+        if self._fingerprint(conn, schemas) not in cached["clean"]:
             return None
         return schemas
-
-    def _schemas(self, table_schemas) -> List[str]:
-        return sorted({self.schema, *(s for s in table_schemas if s)})
 
     def take(self, conn, metadata) -> None:
         """Take the fingerprint of the tables the models name, before the comparison reads them, and the
         code loaded by then (the models built): the registry's modules, imported later, are not in it."""
         self.files = _loaded_files()
         self.table_schemas = sorted({t.schema for t in metadata.tables.values()}, key=lambda s: (s is not None, s or ""))
-        self.taken = f"{self._key(self.table_schemas)}|{fingerprint.tables(conn, self._schemas(self.table_schemas))}"
+        self.taken = self._fingerprint(conn, self.table_schemas)
 
     def remember(self) -> None:
         """Remember that the comparison found the tables in sync (after `take`)."""
@@ -172,22 +223,20 @@ class Memo:
         if self.taken is None or comparators is None:
             return
         installed = _installed_roots()
-        try:
-            cached = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            cached = {}
-        same = (isinstance(cached, dict) and cached.get("version") == VERSION and cached.get("python") == _python()
-                and cached.get("comparators") == comparators and cached.get("table_schemas") == self.table_schemas
-                and _unchanged(cached.get("files")))
+        cached = _read(self.path)
+        same = (cached is not None and cached.get("python") == _python() and cached["comparators"] == comparators
+                and cached["table_schemas"] == self.table_schemas
+                and _unchanged(cached["files"], cached["folders"]))
         # The same code (a command may load modules another does not): keep what it found, add these files.
-        known = {entry[0]: entry for entry in cached.get("files", ())} if same else {}
+        known = {entry[0]: entry for entry in cached["files"]} if same else {}
         for path in self.files - set(known):
             state = _state(path, installed)
             if state is None:
                 return
             known[path] = state
-        clean = [k for k in cached.get("clean", ()) if k != self.taken] if same else []
+        folders = _folders(known, installed)
+        clean = [k for k in cached["clean"] if k != self.taken] if same else []
         index.write_private(self.path, {
             "version": VERSION, "python": _python(), "comparators": comparators, "files": sorted(known.values()),
-            "table_schemas": self.table_schemas, "clean": [*clean[-(KEEP - 1):], self.taken],
+            "folders": folders, "table_schemas": self.table_schemas, "clean": [*clean[-(KEEP - 1):], self.taken],
         })

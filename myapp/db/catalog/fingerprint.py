@@ -4,8 +4,9 @@ It hashes, for every table, index and sequence in the schemas, the row
 versions (``xmin``) of the catalog rows a reflection of them reads: the
 relation, its columns, defaults, constraints, indexes (with their validity,
 which PostgreSQL sets in place), comments, sequences, partitioning and
-inheritance, the tables its foreign keys point at, and the types (and enum
-labels) of its columns. Every DDL statement writes new versions of the rows
+inheritance, the tables its foreign keys point at (and their columns), the
+types (and enum labels) of its columns, the functions its defaults call, and
+the schemas all of these live in. Every DDL statement writes new versions of the rows
 it changes, so a table changed in any way, by anyone, gives another
 fingerprint. Views, materialized views and functions are left out: they are
 compared on their own, and replacing one does not touch a table.
@@ -16,7 +17,7 @@ taken outside a transaction that has itself written (see `taken_clean`).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import sqlalchemy as sa
 
@@ -26,6 +27,12 @@ _TABLES = sa.text("""
          WHERE n.nspname = ANY(CAST(:schemas AS text[])) AND c.relkind IN ('r', 'p', 'f', 'i', 'I', 'S')
     ), types AS (
         SELECT DISTINCT a.atttypid AS oid FROM pg_attribute a JOIN rels ON rels.oid = a.attrelid WHERE a.attnum > 0
+    ), referenced AS (
+        SELECT k.confrelid AS oid FROM pg_constraint k JOIN rels ON rels.oid = k.conrelid WHERE k.confrelid <> 0
+    ), called AS (  -- functions the columns' defaults and generated expressions call
+        SELECT dep.refobjid AS oid FROM pg_depend dep JOIN pg_attrdef d ON d.oid = dep.objid
+          JOIN rels ON rels.oid = d.adrelid
+         WHERE dep.classid = 'pg_attrdef'::regclass AND dep.refclassid = 'pg_proc'::regclass
     ), all_types AS (
         SELECT t.oid, t.xmin FROM pg_type t
          WHERE t.oid IN (SELECT oid FROM types)
@@ -41,7 +48,14 @@ _TABLES = sa.text("""
         UNION ALL SELECT 'd' || d.oid || ':' || d.xmin FROM pg_attrdef d JOIN rels ON rels.oid = d.adrelid
         UNION ALL SELECT 'k' || k.oid || ':' || k.xmin FROM pg_constraint k JOIN rels ON rels.oid = k.conrelid
         UNION ALL SELECT 'f' || c.oid || ':' || c.xmin || ':' || c.relname || ':' || c.relnamespace
-          FROM pg_class c WHERE c.oid IN (SELECT k.confrelid FROM pg_constraint k JOIN rels ON rels.oid = k.conrelid)
+          FROM pg_class c WHERE c.oid IN (SELECT oid FROM referenced)
+        UNION ALL SELECT 'g' || a.attrelid || '.' || a.attnum || ':' || a.xmin
+          FROM pg_attribute a WHERE a.attrelid IN (SELECT oid FROM referenced) AND a.attnum > 0
+        UNION ALL SELECT 'N' || n.oid || ':' || n.xmin || ':' || n.nspname FROM pg_namespace n
+         WHERE n.oid IN (SELECT relnamespace FROM pg_class WHERE oid IN (SELECT oid FROM referenced))
+            OR n.oid IN (SELECT typnamespace FROM pg_type WHERE oid IN (SELECT oid FROM all_types))
+            OR n.oid IN (SELECT pronamespace FROM pg_proc WHERE oid IN (SELECT oid FROM called))
+        UNION ALL SELECT 'P' || p.oid || ':' || p.xmin FROM pg_proc p WHERE p.oid IN (SELECT oid FROM called)
         UNION ALL SELECT 'i' || i.indexrelid || ':' || i.xmin || ':' || i.indisvalid || ':' || i.indisready
           FROM pg_index i JOIN rels ON rels.oid = i.indrelid
         UNION ALL SELECT 'm' || e.objoid || '.' || e.objsubid || ':' || e.xmin
@@ -56,7 +70,7 @@ _TABLES = sa.text("""
 """)
 
 _STATE = sa.text(
-    "SELECT txid_current_if_assigned() IS NULL, current_setting('server_version_num'), current_schema()"
+    "SELECT txid_current_if_assigned() IS NULL, current_setting('server_version_num'), current_schemas(false)"
 )
 
 
@@ -65,7 +79,9 @@ def tables(conn, schemas: Sequence[str]) -> str:
     return conn.scalar(_TABLES, {"schemas": sorted(schemas)})
 
 
-def taken_clean(conn) -> Tuple[bool, str, Optional[str]]:
-    """(this transaction has written nothing yet, the server's version number, the current schema)."""
-    clean, version, schema = conn.execute(_STATE).one()
-    return bool(clean), version, schema
+def taken_clean(conn) -> Tuple[bool, str, List[str]]:
+    """(this transaction has written nothing yet, the server's version number, the schemas of the search
+    path that exist, in order: the first is the current schema; a reflection of unqualified tables sees
+    them all)."""
+    clean, version, schemas = conn.execute(_STATE).one()
+    return bool(clean), version, list(schemas or ())
