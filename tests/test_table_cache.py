@@ -193,3 +193,22 @@ def test_the_whole_search_path_is_fingerprinted(conn, tmp_path, monkeypatch):
     remember(app, tmp_path, conn)
     ddl(conn, "CREATE TABLE public.extra (id integer)")
     assert cache.Memo.open(app, tmp_path, conn).in_sync(conn) is None
+
+
+def test_stale_cache_files_are_cleared_out_when_a_new_one_is_written(tmp_path):
+    import os
+    import time
+
+    from myapp.db.runtime import index
+
+    folder = tmp_path / "myapp.db"
+    folder.mkdir()
+    old = time.time() - index.STALE_SECONDS - 60
+    stale = [folder / "revisions-aaaa.json", folder / "tables-bbbb.json", folder / ".tables-cccc-x1y2"]
+    kept = [folder / "revisions-dddd.json", folder / "notes.txt"]
+    for path in stale + kept:
+        path.write_text("{}")
+    for path in stale + [kept[1]]:
+        os.utime(path, (old, old))
+    index.write_private(folder / "tables-eeee.json", {"version": 0})
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "revisions-dddd.json", "tables-eeee.json"]

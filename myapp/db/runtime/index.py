@@ -144,16 +144,47 @@ def _save(cache_path: Path, entries: Dict[str, Entry]) -> None:
     ]})
 
 
+#: A cache file not written for this long is removed when another is written (its folder may be gone).
+STALE_SECONDS = 30 * 24 * 3600
+
+
 def write_private(path: Path, payload) -> None:
-    """Write ``payload`` as JSON, private to this user (a folder 0700, a file 0600), atomically; never fail."""
+    """Write ``payload`` as JSON, private to this user (a folder 0700, a file 0600), atomically; never fail.
+
+    A new file also clears out the folder's stale ones (`STALE_SECONDS`): one per migrations folder
+    and app ever used, and a test run or a CI job uses many.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        new = not path.exists()
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")  # created 0600
         with os.fdopen(fd, "w") as f:
             json.dump(payload, f)
         os.replace(tmp, path)
     except OSError:
-        pass
+        return
+    if new:
+        prune(path.parent)
+
+
+def prune(folder: Path, now: Optional[float] = None) -> None:
+    """Remove the framework's cache files in ``folder`` not written for `STALE_SECONDS`; never fail."""
+    import time
+
+    limit = (time.time() if now is None else now) - STALE_SECONDS
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if (name.startswith(("revisions-", "tables-")) and name.endswith(".json")) or name.startswith(
+                (".revisions-", ".tables-")):  # a cache file, or a temporary one a killed process left
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < limit:
+                    os.unlink(entry.path)
+            except OSError:
+                continue
 
 
 _loaded: Dict[Tuple[str, int], Optional[Index]] = {}
