@@ -156,9 +156,11 @@ def test_a_memo_forgets_when_a_file_changes(conn, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("contents", [
-    "not json", "[1, 2]", '{"version": 2, "table_schemas": 5}', "[" * 100000 + "]" * 100000,
-    '{"version": 2, "python": [], "comparators": [], "files": [[1, 2, 3, 4]], "folders": [], '
-    '"table_schemas": [], "clean": []}',
+    "not json", "[1, 2]", '{"version": %d, "table_schemas": 5}' % cache.VERSION, "[" * 100000 + "]" * 100000,
+    '{"version": %d, "python": [], "comparators": [], "files": [[1, 2, 3, 4]], "folders": [], '
+    '"table_schemas": [], "clean": []}' % cache.VERSION,
+    '{"version": %d, "python": [], "comparators": ["a|b|c"], "files": [["/x", 2, 3, null]], "folders": [], '
+    '"table_schemas": [], "clean": []}' % cache.VERSION,
 ])
 def test_a_broken_cache_file_is_a_miss(conn, tmp_path, monkeypatch, contents):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -123,9 +123,10 @@ def load_revision(script, path):
     return Script._from_path(script, path)
 
 
-def autogenerate_comparators() -> Optional[List[str]]:
-    """Every comparison function an autogenerate could run, as ``module:qualname``, sorted; None when
-    Alembic keeps them in a way this does not know.
+def autogenerate_comparators() -> Optional[List[List[str]]]:
+    """Every comparison function an autogenerate could run, as ``[plugin ("" for Alembic's global
+    registry), target, "module:qualname"]``, sorted; None when Alembic keeps them in a way this does
+    not know.
 
     Private (``PriorityDispatcher._registry``, ``alembic.runtime.plugins._all_plugins``):
     Alembic has no public listing of the comparators in its global registry or in its plugins. The
@@ -145,5 +146,5 @@ def autogenerate_comparators() -> Optional[List[str]]:
             return None
         for key, entries in registry.items():
             for fn, *_ in entries:
-                found.append(f"{name}|{key}|{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}")
+                found.append([name, str(key), f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}"])
     return sorted(found)

@@ -1,8 +1,8 @@
-"""The table comparison, remembered: a check skips the models and Alembic's reflection when nothing moved.
+"""The table comparison, remembered: an autogenerate skips the models and Alembic's reflection when nothing moved.
 
-A ``--check`` (``makemigrations --check``, ``migrate --check``) that finds the
-tables in sync remembers it, in a per-user cache file (0600, in a 0700
-folder), under two keys:
+An autogenerate (``makemigrations``, its ``--check``, ``migrate --check``)
+that finds the tables in sync remembers it, in a per-user cache file (0600,
+in a 0700 folder), under two keys:
 
 * the code that decided it: every module file loaded once the models were
   built (the app's models and what they import, SQLAlchemy, Alembic, the
@@ -10,15 +10,17 @@ folder), under two keys:
   new view in the registry's file keeps the memo), by size and modification
   time for installed files and by a hash of the bytes for the others, the
   comparison functions Alembic had registered, and the Python running it;
-* the database's tables: `myapp.db.catalog.fingerprint` of the schemas the
-  models name (and the current one), with the server's version and the
-  current schema. Any DDL on a table, a column, an index, a constraint, a
-  sequence, a comment or a column's type gives another fingerprint.
+* the database's tables: `myapp.db.catalog.fingerprint` of every schema on
+  the search path (an unqualified reflection sees them all) and those the
+  models name, with the server's version and the search path. Any DDL on a
+  table, a column, an index, a constraint, a sequence, a comment or a
+  column's type gives another fingerprint.
 
-The next check with the same code then reads the fingerprint (one query); if
-it is one found in sync, the tables are in sync again, so it imports no model
-and reflects nothing, and compares only the replaceable objects (which have
-records of their own). Anything else runs the whole comparison.
+The next autogenerate with the same code then reads the fingerprint (one
+query); if it is one found in sync, the tables are in sync again, so it
+imports no model and reflects nothing, and compares only the replaceable
+objects (which have records of their own). Anything else runs the whole
+comparison.
 
 It is used only where it is sound: the app names its metadata by import
 path (``"package.models:metadata"``) and that module is not imported yet (so
@@ -34,6 +36,7 @@ models are a function of their source files (not of environment variables).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -47,7 +50,7 @@ from .. import compat
 from ..catalog import fingerprint
 from ..runtime import index, records, scripts
 
-VERSION = 2
+VERSION = 3
 VARIABLE = "MYAPP_DB_TABLE_CACHE"
 #: Fingerprints kept per app (databases and tenant schemas checked with the same code).
 KEEP = 64
@@ -58,6 +61,7 @@ def _cache_file(app, migrations_dir: Path) -> Path:
     return index.cache_dir() / f"tables-{key}.json"
 
 
+@functools.lru_cache(maxsize=None)
 def _installed_roots() -> List[str]:
     paths = sysconfig.get_paths()
     roots = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
@@ -123,7 +127,9 @@ def _valid(cached) -> bool:
     if not isinstance(cached, dict) or cached.get("version") != VERSION:
         return False
     files, folders = cached.get("files"), cached.get("folders")
-    return (strings(cached.get("comparators")) and strings(cached.get("clean"))
+    comparators = cached.get("comparators")
+    return (isinstance(comparators, list) and all(strings(c) and len(c) == 3 for c in comparators)
+            and strings(cached.get("clean"))
             and strings(cached.get("table_schemas"), optional=True)
             and isinstance(files, list) and bool(files) and all(
                 isinstance(f, list) and len(f) == 4 and isinstance(f[0], str) and type(f[1]) is int
@@ -159,7 +165,7 @@ def _comparators() -> Optional[List[str]]:
 
     comparator.install()
     found = compat.autogenerate_comparators()
-    if found is None or any(not entry.partition("|")[0] and "|myapp.db." not in entry for entry in found):
+    if found is None or any(not plugin and not name.startswith("myapp.db.") for plugin, _, name in found):
         return None
     return found
 
@@ -169,17 +175,17 @@ def _python() -> list:
 
 
 class Memo:
-    """The remembered table comparisons of one app, for one check."""
+    """The remembered table comparisons of one app, for one autogenerate."""
 
-    def __init__(self, path: Path, app, search_path: List[str], server: str):
-        self.path, self.app, self.search_path, self.server = path, app, search_path, server
+    def __init__(self, path: Path, search_path: List[str], server: str):
+        self.path, self.search_path, self.server = path, search_path, server
         self.table_schemas: Optional[List[Optional[str]]] = None
         self.taken: Optional[str] = None
         self.files: Set[str] = set()
 
     @classmethod
     def open(cls, app, migrations_dir: Path, conn) -> Optional["Memo"]:
-        """The memo for a check of ``app`` on ``conn``; None where it would not be sound (see the module)."""
+        """The memo for an autogenerate of ``app`` on ``conn``; None where it would not be sound (see the module)."""
         spec = app._metadata
         if os.environ.get(VARIABLE, "").lower() in ("off", "0", "no", "false"):
             return None
@@ -188,7 +194,16 @@ class Memo:
         clean, server, search_path = fingerprint.taken_clean(conn)
         if not clean or not search_path or not _generic_env(migrations_dir):
             return None
-        return cls(_cache_file(app, migrations_dir), app, search_path, server)
+        return cls(_cache_file(app, migrations_dir), search_path, server)
+
+    @functools.cached_property
+    def _same_code(self) -> Optional[dict]:
+        """The cache file's contents when they were written by the code running now (its files, the
+        comparators, the Python), read and checked once per memo; else None."""
+        cached = _read(self.path)
+        if cached is None or cached.get("python") != _python() or cached["comparators"] != _comparators():
+            return None
+        return cached if _unchanged(cached["files"], cached["folders"]) else None
 
     def _schemas(self, table_schemas) -> List[str]:
         """Every schema a reflection of the models' tables reads: the search path's and those they name."""
@@ -200,21 +215,18 @@ class Memo:
 
     def in_sync(self, conn) -> Optional[List[Optional[str]]]:
         """The schemas the models' tables name, when this code found these tables in sync before; else None."""
-        cached = _read(self.path)
-        if cached is None or cached.get("python") != _python() or cached["comparators"] != _comparators():
+        cached = self._same_code
+        if cached is None or self._fingerprint(conn, cached["table_schemas"]) not in cached["clean"]:
             return None
-        if not _unchanged(cached["files"], cached["folders"]):
-            return None
-        schemas = cached["table_schemas"]
-        if self._fingerprint(conn, schemas) not in cached["clean"]:
-            return None
-        return schemas
+        return cached["table_schemas"]
 
     def take(self, conn, metadata) -> None:
         """Take the fingerprint of the tables the models name, before the comparison reads them, and the
         code loaded by then (the models built): the registry's modules, imported later, are not in it."""
+        from .compare import table_schemas
+
         self.files = _loaded_files()
-        self.table_schemas = sorted({t.schema for t in metadata.tables.values()}, key=lambda s: (s is not None, s or ""))
+        self.table_schemas = sorted(table_schemas(metadata), key=lambda s: (s is not None, s or ""))
         self.taken = self._fingerprint(conn, self.table_schemas)
 
     def remember(self) -> None:
@@ -223,10 +235,8 @@ class Memo:
         if self.taken is None or comparators is None:
             return
         installed = _installed_roots()
-        cached = _read(self.path)
-        same = (cached is not None and cached.get("python") == _python() and cached["comparators"] == comparators
-                and cached["table_schemas"] == self.table_schemas
-                and _unchanged(cached["files"], cached["folders"]))
+        cached = self._same_code
+        same = cached is not None and cached["comparators"] == comparators and cached["table_schemas"] == self.table_schemas
         # The same code (a command may load modules another does not): keep what it found, add these files.
         known = {entry[0]: entry for entry in cached["files"]} if same else {}
         for path in self.files - set(known):
@@ -234,9 +244,9 @@ class Memo:
             if state is None:
                 return
             known[path] = state
-        folders = _folders(known, installed)
         clean = [k for k in cached["clean"] if k != self.taken] if same else []
         index.write_private(self.path, {
             "version": VERSION, "python": _python(), "comparators": comparators, "files": sorted(known.values()),
-            "folders": folders, "table_schemas": self.table_schemas, "clean": [*clean[-(KEEP - 1):], self.taken],
+            "folders": _folders(known, installed), "table_schemas": self.table_schemas,
+            "clean": [*clean[-(KEEP - 1):], self.taken],
         })

@@ -9,7 +9,6 @@ too (and so pytest-alembic's model test).
 from __future__ import annotations
 
 from .. import compat
-from ..replaceable.ops import DropReplaceableObjectOp
 
 _installed = False
 
@@ -32,31 +31,19 @@ def compare_replaceable_objects(autogen_context, upgrade_ops, schemas) -> None:
     app = autogen_context.opts.get("myapp_db_app")
     if app is None or autogen_context.connection is None:
         return  # someone else's env.py, or offline
-    schemas = autogen_context.opts.get("myapp_db_table_schemas")  # the tables were not compared
-    if schemas is None:
-        metadata = autogen_context.metadata
-        schemas = {t.schema for m in (metadata if isinstance(metadata, (list, tuple)) else [metadata])
-                   if m is not None for t in m.tables.values()}
-    found = object_operations(app, autogen_context.connection, schemas, upgrade_ops.ops)
-    drops = [op for op in found if isinstance(op, DropReplaceableObjectOp)]
-    upgrade_ops.ops[:0] = drops
-    upgrade_ops.ops.extend(op for op in found if not isinstance(op, DropReplaceableObjectOp))
-
-
-def object_operations(app, connection, table_schemas, table_ops=()) -> list:
-    """The operations that bring the app's replaceable objects (its registry and its plugins') in line:
-    drops first, outermost first, then creates and replaces in creation order.
-
-    :param table_schemas: the schemas the models' tables name (None for the default one).
-    :param table_ops: the operations autogenerate found for the tables, if any.
-    """
     from .. import plugins
     from ..replaceable import KINDS
+    from ..replaceable.ops import DropReplaceableObjectOp
     from .compare import compare
 
     manager = plugins.load(app)
     declared = [*app.objects(), *manager.objects(app)]
-    return compare(connection, declared, table_schemas, [*KINDS, *manager.kinds], table_ops)
+    tables = autogen_context.opts.get("myapp_db_table_schemas")  # the tables were not compared
+    found = compare(autogen_context.connection, declared, autogen_context.metadata if tables is None else tables,
+                    [*KINDS, *manager.kinds], upgrade_ops.ops)
+    drops = [op for op in found if isinstance(op, DropReplaceableObjectOp)]
+    upgrade_ops.ops[:0] = drops
+    upgrade_ops.ops.extend(op for op in found if not isinstance(op, DropReplaceableObjectOp))
 
 
 def name_objects(context, revision, directives) -> None:

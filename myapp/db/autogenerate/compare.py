@@ -35,15 +35,18 @@ UNRECORDED = "myapp_db_unrecorded"
 
 
 def table_schemas(metadata) -> set:
-    """The schemas a `MetaData`'s tables name (None for the default one); a collection of names as it is."""
+    """The schemas the models' tables name (None for the default one): of a `MetaData` or a sequence of
+    them (as Alembic takes ``target_metadata``); a collection of schema names as it is."""
     if isinstance(metadata, sa.MetaData):
         return {t.schema for t in metadata.tables.values()}
+    if isinstance(metadata, (list, tuple)) and all(isinstance(m, sa.MetaData) for m in metadata):
+        return {t.schema for m in metadata for t in m.tables.values()}
     return set(metadata)
 
 
-def managed_schemas(conn, tables: set, declared: Iterable[ReplaceableObject]) -> List[str]:
-    """The schemas the app manages: the default one and every schema its tables and objects name."""
-    schemas = {catalog.current_schema(conn)}
+def managed_schemas(current: str, tables: set, declared: Iterable[ReplaceableObject]) -> List[str]:
+    """The schemas the app manages: the default one (``current``) and every schema its tables and objects name."""
+    schemas = {current}
     schemas |= {s for s in tables if s}
     schemas |= {o.schema for o in declared if o.schema}
     return sorted(schemas)
@@ -145,7 +148,8 @@ def _drop_for_comparison(conn, stored: list) -> set:
 def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequence[type], table_ops=()) -> list:
     """Operations that turn the database's objects into ``declared``, in the order to apply them.
 
-    :param metadata: the models' `MetaData`, or the schemas its tables name (see `table_schemas`).
+    :param metadata: the models' `MetaData` (or a sequence of them), or the schemas its tables name
+        (see `table_schemas`).
     :param kinds: the kinds of object to compare (the framework's and the plugins').
     :param table_ops: Alembic's operations for the tables, applied (and rolled
         back) before the declared objects are created, so they may use new columns.
@@ -154,13 +158,13 @@ def compare(conn, declared: Sequence[ReplaceableObject], metadata, kinds: Sequen
 
     declared = list(declared)
     tables = table_schemas(metadata)
-    schemas = managed_schemas(conn, tables, declared)
     current = catalog.current_schema(conn)
+    schemas = managed_schemas(current, tables, declared)
     # A stored object in the default schema, which the app never names, is written into the
     # revision without a schema, as the app declares it: a tenant's run then replaces its own.
     named = {o.schema for o in declared} | tables
     unqualified_in = current if current not in named else None
-    quick = settled.settle(conn, declared, schemas, _flatten(table_ops), kinds, unqualified_in)
+    quick = settled.settle(conn, declared, schemas, _flatten(table_ops), kinds, current, unqualified_in)
     if quick is not None:  # decided from the records, locking nothing an app waits for
         changes, removed, unrecorded = quick
         conn.info.setdefault(UNRECORDED, []).extend(unrecorded)

@@ -121,12 +121,14 @@ def _in_full(conn, summaries: List[_Summary], unqualified_in: Optional[str]) -> 
 
 
 def settle(conn, declared: Sequence[ReplaceableObject], schemas: Sequence[str], table_ops,
-           kinds: Sequence[type], unqualified_in: Optional[str] = None) -> Optional[Tuple[list, list, list]]:
+           kinds: Sequence[type], current: str, unqualified_in: Optional[str] = None
+           ) -> Optional[Tuple[list, list, list]]:
     """``(creates and replaces in creation order, the stored objects no longer declared, declared objects found
     in sync but not recorded)`` from the records, or None when the full comparison must decide.
 
     The catalog is read in summary (`catalog.objects.summaries`); only the stored objects that differ
     from their records, or are no longer declared, are read in full.
+    :param current: the current schema (where objects declared without one live).
     :param unqualified_in: the schema whose stored objects the revision names without a schema.
     """
     if table_ops or any(k not in KINDS for k in kinds) or any(o.kind not in records.RECORDED_KINDS for o in declared):
@@ -134,7 +136,6 @@ def settle(conn, declared: Sequence[ReplaceableObject], schemas: Sequence[str], 
     recorded = records.read_objects(conn)
     if recorded is None:
         return None
-    current = catalog.current_schema(conn)
     stored_by_name: Dict[tuple, list] = {}
     for summary in map(_Summary.of, catalog.summaries(conn, schemas)):
         stored_by_name.setdefault(summary.identity[:3], []).append(summary)

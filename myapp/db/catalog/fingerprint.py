@@ -6,8 +6,8 @@ relation, its columns, defaults, constraints, indexes (with their validity,
 which PostgreSQL sets in place), comments, sequences, partitioning and
 inheritance, the tables its foreign keys point at (and their columns), the
 types (and enum labels) of its columns, the functions its defaults call, and
-the schemas all of these live in. Every DDL statement writes new versions of the rows
-it changes, so a table changed in any way, by anyone, gives another
+the schemas all of these live in. Every DDL statement writes new versions of
+the rows it changes, so a table changed in any way, by anyone, gives another
 fingerprint. Views, materialized views and functions are left out: they are
 compared on their own, and replacing one does not touch a table.
 

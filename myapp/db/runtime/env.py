@@ -97,7 +97,7 @@ def _run() -> None:
     comparator.install()
     in_sync = given.tables_in_sync if given else None
     options = dict(
-        target_metadata=app.metadata() if (given is None or given.autogenerate) and in_sync is None else None,
+        target_metadata=app.metadata() if given is None or (given.autogenerate and in_sync is None) else None,
         compare_type=True,
         compare_server_default=True,
         transaction_per_migration=given.transaction_per_migration if given else False,
