@@ -259,3 +259,13 @@ def test_a_driver_that_is_not_installed_is_one_line(cli, monkeypatch, server_url
     line = assert_one_line(cli("current", "--url", url), "names the driver psycopg, which is not installed",
                            "pip install 'psycopg[binary]'")
     assert "not-the-secret" not in line
+
+
+@pytest.mark.parametrize("command", [("makemigrations", "--check"), ("migrate", "--check")])
+def test_a_table_cache_setting_that_is_neither_on_nor_off(cli, head_url, engine_for, monkeypatch, command):
+    monkeypatch.setenv("MYAPP_DB_TABLE_CACHE", "sometimes")
+    before = snapshot(engine_for(head_url))
+    assert_one_line(cli(*command, "--url", head_url), "MYAPP_DB_TABLE_CACHE='sometimes'", "set it to off")
+    assert snapshot(engine_for(head_url)) == before
+    monkeypatch.setenv("MYAPP_DB_TABLE_CACHE", "Off")
+    assert cli(*command, "--url", head_url).status == 0

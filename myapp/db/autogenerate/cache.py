@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import List, Optional, Set
 
 from .. import compat
+from ..errors import ConfigurationError
 from ..catalog import fingerprint
 from ..runtime import index, records, scripts
 
@@ -59,6 +60,17 @@ KEEP = 64
 def _cache_file(app, migrations_dir: Path) -> Path:
     key = hashlib.sha256(repr((app.label, app._metadata, str(migrations_dir.resolve()))).encode()).hexdigest()[:24]
     return index.cache_dir() / f"tables-{key}.json"
+
+
+def enabled() -> bool:
+    """Whether ``MYAPP_DB_TABLE_CACHE`` leaves the memo on (unset, on/off, 1/0, yes/no, true/false)."""
+    value = os.environ.get(VARIABLE, "").strip().lower()
+    if value in ("", "on", "1", "yes", "true"):
+        return True
+    if value in ("off", "0", "no", "false"):
+        return False
+    raise ConfigurationError(f"{VARIABLE}={os.environ[VARIABLE]!r} is neither on nor off; "
+                             f"set it to off (or on), or unset it")
 
 
 @functools.lru_cache(maxsize=None)
@@ -187,7 +199,7 @@ class Memo:
     def open(cls, app, migrations_dir: Path, conn) -> Optional["Memo"]:
         """The memo for an autogenerate of ``app`` on ``conn``; None where it would not be sound (see the module)."""
         spec = app._metadata
-        if os.environ.get(VARIABLE, "").lower() in ("off", "0", "no", "false"):
+        if not enabled():
             return None
         if not isinstance(spec, str) or spec.partition(":")[0] in sys.modules:
             return None
