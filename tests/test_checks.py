@@ -13,6 +13,8 @@ from myapp.db.objects import geo, stations, summaries
 from myapp.db.replaceable.registry import Registry
 from myapp.db.runtime import records
 
+from dbhelpers import assert_one_line
+
 APP = [stations.station_positions, stations.active_station_positions, geo.distance_km, summaries.daily_observations]
 CHECKS = [("migrate", "--check"), ("makemigrations", "--check")]
 
@@ -48,6 +50,24 @@ def test_a_check_at_head_takes_no_lock_an_app_waits_behind(command, cli, head_ur
         reader.rollback()
     assert result.status == 0, result
     assert took < 3.0
+
+
+@pytest.mark.parametrize("command", CHECKS, ids=[c[0] for c in CHECKS])
+def test_a_check_behind_an_exclusive_lock_gives_up_naming_the_holder(command, cli, head_url, engine_for):
+    """Deparsing a stored view locks what it reads: behind a session holding its table, a check waits the
+    comparison's lock timeout, no longer, and names that session."""
+    engine = engine_for(head_url)
+    with engine.connect() as holder:
+        holder.exec_driver_sql("SET application_name = 'the holder'")
+        holder.exec_driver_sql("LOCK TABLE networks IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        result = cli(*command, "--url", head_url)
+        took = time.monotonic() - started
+        holder.rollback()
+    assert_one_line(result, "waited more than 2s", "networks", "the holder", "run the check again")
+    assert took < 5.0
+    with engine.connect() as conn:  # nothing of the check is left waiting
+        assert conn.scalar(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")) == 0
 
 
 @pytest.mark.parametrize("command", CHECKS, ids=[c[0] for c in CHECKS])

@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
+import sqlalchemy as sa
 from alembic.autogenerate import RevisionContext, produce_migrations
 from alembic.runtime.environment import EnvironmentContext
 
 from ..replaceable.ops import CreateReplaceableObjectOp, DropReplaceableObjectOp, ReplaceReplaceableObjectOp
-from ..runtime import records, scripts
+from ..errors import LOCK_NOT_AVAILABLE, ObjectError, caused_by, first_line
+from ..runtime import records, scripts, session
 from ..runtime.env import RUN, Run
 from . import cache
+
+#: How long the comparison waits for any lock (the records' checks and copies wait as long at most).
+LOCK_TIMEOUT = "2s"
 
 #: The operations of replaceable objects (any other is a table's).
 OBJECT_OPS = (CreateReplaceableObjectOp, DropReplaceableObjectOp, ReplaceReplaceableObjectOp)
@@ -53,19 +58,40 @@ def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None,
     cfg.attributes[RUN] = Run(app=app, connection=conn, autogenerate=True, tables_in_sync=in_sync)
     comparing = conn.begin_nested()  # a caller's transaction outlives the comparison
     try:
+        # Every lock the comparison waits for is bounded: deparsing a stored view locks what it reads.
+        conn.execute(session.SET, {"name": "lock_timeout", "value": LOCK_TIMEOUT, "local": True})
         with EnvironmentContext(
             cfg, script, fn=retrieve, as_sql=False,
             template_args=context.template_args if context else {}, revision_context=context,
         ):
             script.run_env()
-    finally:
+    except (sa.exc.DBAPIError, ObjectError) as exc:
         comparing.rollback()
+        if caused_by(exc, LOCK_NOT_AVAILABLE):
+            raise _lock_error(conn, exc) from None
+        raise
+    finally:
+        if comparing.is_active:
+            comparing.rollback()
     migration = produced[-1] if context is None else context.generated_revisions[-1]
     diffs = [d for ops in migration.upgrade_ops_list for d in ops.as_diffs()]
     if in_sync is None and memo is not None and all(
             isinstance(op, OBJECT_OPS) for ops in migration.upgrade_ops_list for op in ops.ops):
         memo.remember()  # no table operation: the tables are in sync
     return context, diffs
+
+
+def _lock_error(conn, exc) -> ObjectError:
+    """The one-line error of a comparison that waited longer than `LOCK_TIMEOUT`, naming who holds
+    the locks that a read waits behind."""
+    from ..catalog import activity
+
+    try:
+        holders = "; ".join(map(str, activity.exclusive_holders(conn)))
+    except sa.exc.DBAPIError:
+        holders = ""
+    return ObjectError("", f"comparing the models and objects with the database waited more than {LOCK_TIMEOUT} "
+                           f"for {holders or first_line(exc)}; run the check again when that session is done")
 
 
 def record_in_sync(conn, *, commit: bool) -> None:

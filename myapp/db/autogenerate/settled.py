@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import sqlalchemy as sa
 
 from ..catalog import objects as catalog
-from ..errors import LOCK_NOT_AVAILABLE, ObjectError, caused_by, first_line
+from ..errors import LOCK_NOT_AVAILABLE, ObjectError, caused_by
 from ..replaceable import KINDS, registry, stored
 from ..replaceable.base import ReplaceableObject, expand, source_hash
 from ..replaceable.matview import MatviewIndex, ReplaceableMatview
@@ -209,8 +209,7 @@ def _normalise(conn, objects: List[ReplaceableObject], kinds, *,
         return None
     except sa.exc.DBAPIError as exc:
         if caused_by(exc, LOCK_NOT_AVAILABLE):
-            raise ObjectError("", f"comparing the declared objects waited more than 2 s for a lock: "
-                                  f"{first_line(exc)}; run the check again when that session is done") from None
+            raise  # the comparison says who held it (`myapp.db.autogenerate.revision`)
         return None
     finally:
         savepoint.rollback()

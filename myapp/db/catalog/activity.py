@@ -75,6 +75,19 @@ class Wait:
         return f"a lock on {self.relation}, behind {'; '.join(map(str, self.blockers)) or 'nobody (any more)'}"
 
 
+# Sessions of this database holding an ACCESS EXCLUSIVE lock on a relation: all a read that only
+# needs ACCESS SHARE (a catalog read deparsing a view locks what the view reads) can wait behind.
+_EXCLUSIVE = sa.text(
+    f"""
+    SELECT CAST(CAST(l.relation AS regclass) AS text) AS relation, {_SESSION}
+    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    ORDER BY relation, a.pid
+    """
+)
+
+
 def _session(row) -> Session:
     return Session(row.pid, row.application_name, row.client, row.backend_start, row.xact_start,
                    row.query_start, row.state)
@@ -93,6 +106,14 @@ def waiting_for(conn, pid: int) -> Optional[Wait]:
     if not rows:
         return None
     return Wait(rows[0].relation, [_session(row) for row in rows])
+
+
+def exclusive_holders(conn) -> List[Wait]:
+    """Each relation another session holds an ACCESS EXCLUSIVE lock on, with the sessions holding it."""
+    found: dict = {}
+    for row in conn.execute(_EXCLUSIVE):
+        found.setdefault(row.relation, []).append(_session(row))
+    return [Wait(relation, sessions) for relation, sessions in found.items()]
 
 
 def backend_pid(conn) -> int:
