@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -29,6 +33,33 @@ def test_migrate_at_head_is_a_no_op(cli, head_url, engine_for):
     assert result.status == 0
     assert "No migrations to apply." in result.err
     assert snapshot(engine_for(head_url)) == before
+
+
+# A no-op migrate, in a process of its own: what it imported beyond the libraries it stands on.
+NOOP_DRIVER = """\
+import json, sys
+from myapp.db.cli import main  # first, as in python -m myapp.db
+import sqlalchemy, alembic, psycopg2
+before = set(sys.modules)
+status = main(sys.argv[1:])
+print(json.dumps([status, sorted(set(sys.modules) - before), "pygments" in sys.modules]))
+"""
+
+
+def test_a_no_op_migrate_imports_only_what_it_needs(head_url, tmp_path):
+    driver = tmp_path / "driver.py"
+    driver.write_text(NOOP_DRIVER)
+    proc = subprocess.run([sys.executable, str(driver), "migrate", "--url", head_url],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    status, imported, pygments = json.loads(proc.stdout.splitlines()[-1])
+    assert status == 0 and "No migrations to apply." in proc.stderr, proc.stderr
+    assert not pygments  # installed (pytest's), but only Mako's HTML error pages would use it
+    needless = [m for m in imported if m.startswith((
+        "myapp.db.replaceable", "myapp.db.ddl", "myapp.db.autogenerate", "myapp.db.runtime.executor",
+        "myapp.db.runtime.env", "myapp.db.lint", "myapp.db.catalog.objects", "myapp.models", "myapp.db.objects",
+    ))]
+    assert needless == [], needless
+    assert "myapp.db.runtime.index" in imported  # the no-op was decided by the index, not the revision map
 
 
 def test_targets_zero_prefix_and_relative(cli, db_url, engine_for):

@@ -27,6 +27,11 @@ def relation_oid(conn, schema: Optional[str], name: str, relkind: str) -> Option
     return conn.scalar(_RELATION, {"name": name, "schema": schema, "relkind": relkind})
 
 
+def table_exists(conn, schema: Optional[str], name: str) -> bool:
+    """Whether table ``schema.name`` exists."""
+    return relation_oid(conn, schema, name, "r") is not None
+
+
 def function_oids(conn, schema: Optional[str], name: str, input_types: Optional[Sequence[int]] = None) -> List[int]:
     """The oids of the functions ``schema.name`` (only the one with these input type oids, if given)."""
     types = None if input_types is None else " ".join(map(str, input_types))

@@ -29,11 +29,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..autogenerate.describe import describe_diff
     from ..commands.migrate import migrate
     from ..errors import UsageError
-    from ..runtime import data as data_steps
-    from ..runtime.executor import kinds
     from .common import out, progress, settings
 
     if args.sql and (len(args.schemas) > 1 or args.all_schemas or args.urls or args.all_databases):
@@ -51,6 +48,10 @@ def run(args) -> int:
         sys.stdout.write(result.sql)
         return 0
     if args.plan or args.check:
+        from ..autogenerate.describe import describe_diff
+        from ..runtime import data as data_steps
+        from ..runtime.executor import kinds
+
         steps = result.plan.steps
         if not steps and not result.data_steps:
             out("No data steps pending." if args.data_only else "No migrations to apply.")

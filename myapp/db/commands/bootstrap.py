@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from .. import plugins
 from ..errors import UsageError
 from ..progress import Progress
-from ..replaceable import registry
 from ..runtime import connection, index, recorder, records, revisions, scripts
 from ..runtime import data as data_steps
 from ..settings import Settings
@@ -84,6 +83,8 @@ def bootstrap(database: Any = None, *, app=None, schema: Optional[str] = None,
             )
         started = time.perf_counter()
         metadata.create_all(conn, tables=tables)
+        from ..replaceable import registry
+
         created = registry.create_all(conn, objects)
         objects_table = records.objects_table(tenant)
         conn.execute(sa.schema.CreateTable(objects_table, if_not_exists=True))

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import UsageError
-from ..runtime import embedded as server
 from ..settings import Settings
 
 
@@ -16,6 +15,8 @@ def embedded(action: str = "status", *, app=None, data_dir: Optional[Path] = Non
     The status is the truth, not the pid file's word: ``running`` only when the
     postmaster is alive (not a zombie) and its socket accepts a connection.
     """
+    from ..runtime import embedded as server
+
     data_dir = data_dir or Settings.resolve(None, app).embedded_data_dir
     if action == "stop":
         stopped = server.stop(data_dir)

@@ -8,8 +8,7 @@ from typing import Any, List, Optional, Sequence
 from .. import plugins
 from ..errors import UsageError
 from ..progress import Progress
-from ..runtime import connection, executor, index, records, recorder, scripts
-from ..runtime import data as data_steps
+from ..runtime import connection, index, records, recorder, scripts
 from ..runtime.plan import Plan, Step, plan as make_plan
 from ..settings import Settings
 
@@ -83,8 +82,10 @@ def migrate(
         statement_timeout=statement_timeout,
     )
     progress = progress or Progress()
-    plugins.load(settings.app)  # a broken plugin stops the command before it touches the database
+    plugins.check(settings.app)  # a broken plugin stops the command before it touches the database
     if sql:
+        from ..runtime import executor
+
         p, text = executor.render_sql(settings.app, settings.migrations_dir, target, start,
                                       schema=settings.schema, data=data)
         return MigrateResult(p, sql=text)
@@ -99,6 +100,8 @@ def migrate(
             if heads is not None:  # the common start-up case, decided without loading a revision
                 progress.note("No migrations to apply.")
                 return MigrateResult(Plan(heads, True, "heads", ()), applied=True)
+        from ..runtime import data as data_steps, executor  # past the no-op return, which needs neither
+
         with connection.transaction(conn):
             records.verify(conn, script, recorder.current_heads(conn), accept=accept_edited,
                            write=not read_only, version=settings.app.package_version())
@@ -152,6 +155,8 @@ def check_options(target: str, *, plan=False, sql=False, start=None, fake=False,
 
 def _data_only(settings: Settings, conn, script, progress: Progress, *, read_only: bool, step: bool,
                external: bool) -> MigrateResult:
+    from ..runtime import data as data_steps
+
     heads = recorder.current_heads(conn)
     nothing = Plan(heads, True, "heads", ())
     if read_only:

@@ -8,11 +8,9 @@ from typing import Any, List, Optional, Sequence
 
 import sqlalchemy as sa
 
-from .. import ddl, plugins
-from ..catalog import objects as catalog
+from .. import plugins
 from ..errors import DatabaseError, ObjectError, first_line
 from ..progress import Progress
-from ..replaceable import dependents
 from ..runtime import connection
 from ..settings import Settings
 
@@ -41,6 +39,10 @@ def refresh(
     :param names: views to refresh, as ``name`` or ``schema.name``; default all.
     :param concurrently: use REFRESH ... CONCURRENTLY for views whose unique index allows it.
     """
+    from .. import ddl
+    from ..catalog import objects as catalog
+    from ..replaceable import dependents
+
     settings, progress = Settings.resolve(database, app), progress or Progress()
     plugins.load(settings.app)
     done = []

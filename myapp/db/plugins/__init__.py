@@ -5,9 +5,9 @@ hook implementations.
 """
 
 from .hookspecs import hookimpl, hookspec
-from .manager import BUILTINS, DISABLE_VARIABLE, GROUP, LOAD_VARIABLE, Plugin, Plugins, load, reset
+from .manager import BUILTINS, DISABLE_VARIABLE, GROUP, LOAD_VARIABLE, Plugin, Plugins, check, load, reset
 
 __all__ = [
     "BUILTINS", "DISABLE_VARIABLE", "GROUP", "LOAD_VARIABLE", "Plugin", "Plugins",
-    "hookimpl", "hookspec", "load", "reset",
+    "check", "hookimpl", "hookspec", "load", "reset",
 ]

@@ -23,7 +23,6 @@ from alembic.operations import Operations
 
 from .. import compat
 from ..errors import INTERRUPTS, ConfigurationError, PluginError, describe_exception
-from ..replaceable.base import ReplaceableObject
 from . import hookspecs
 
 GROUP = "myapp.db.plugins"
@@ -108,6 +107,15 @@ def _myapp_version() -> str:
         return "(not installed)"
 
 
+def _check_disabled(disabled: set, installed: set, app) -> None:
+    unknown = sorted(disabled - installed - set(app.plugins if app is not None else ()))
+    if unknown:
+        raise ConfigurationError(
+            f"{DISABLE_VARIABLE} names plugin(s) {', '.join(map(repr, unknown))}, which are neither "
+            f"built in nor installed; fix {DISABLE_VARIABLE} (python -m myapp.db plugins lists them)"
+        )
+
+
 def _entry_points(environ: Mapping[str, str]) -> Tuple[List[tuple], set]:
     """``(Plugin, EntryPoint)`` for the entry points to load, sorted by name then distribution;
     and the names of every plugin installed or built in."""
@@ -160,12 +168,7 @@ class Plugins:
 
     def check_disabled(self, app) -> None:
         """Refuse a name in the disable variable that no plugin has: a typo would leave the plugin meant running."""
-        unknown = sorted(self.disabled_names - self.installed - set(app.plugins))
-        if unknown:
-            raise ConfigurationError(
-                f"{DISABLE_VARIABLE} names plugin(s) {', '.join(map(repr, unknown))}, which are neither "
-                f"built in nor installed; fix {DISABLE_VARIABLE} (python -m myapp.db plugins lists them)"
-            )
+        _check_disabled(self.disabled_names, self.installed, app)
 
     def _add(self, plugin: Plugin, ep: EntryPoint) -> None:
         self.plugins.append(plugin)
@@ -221,6 +224,8 @@ class Plugins:
             plugin.operations.append(name)
         for result in self.call("replaceable_kinds", plugin=module):
             kinds = self._listed(result, module, "replaceable_kinds")
+            from ..replaceable.base import ReplaceableObject
+
             wrong = [k for k in kinds if not (isinstance(k, type) and issubclass(k, ReplaceableObject))]
             if wrong:
                 raise plugin.error(
@@ -249,6 +254,8 @@ class Plugins:
         """The replaceable objects plugins contribute to ``app``, in plugin order (asked once per App)."""
         if app in self._objects:
             return self._objects[app]
+        from ..replaceable.base import ReplaceableObject
+
         found: List[Any] = []
         for impl in reversed(self.pm.hook.replaceable_objects.get_hookimpls()):
             for result in self.call("replaceable_objects", plugin=impl.plugin, app=app):
@@ -300,6 +307,23 @@ def load(app=None) -> Plugins:
                 _loaded = None
                 raise
         return _loaded
+
+
+def check(app=None) -> None:
+    """Refuse now what `load` would refuse (a plugin that fails, a plugin variable naming no plugin),
+    before a command touches the database; cheaper than `load` when only the built-ins are there.
+
+    The built-ins are myapp's own and cannot fail, so when no installed or app plugin could clash
+    with them their registration waits for the first `load` (a no-op ``migrate`` never needs one).
+    """
+    with _lock:
+        loaded = _loaded is not None
+    if not loaded:
+        entry_points, installed = _entry_points(os.environ)
+        if not entry_points and not (app is not None and app.plugins):
+            _check_disabled(set(_names(os.environ.get(DISABLE_VARIABLE))), installed, app)
+            return
+    load(app)
 
 
 def reset() -> None:

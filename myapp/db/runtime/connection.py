@@ -40,10 +40,10 @@ def engine_for(settings: Settings, *, application_name: str = "myapp.db") -> sa.
     Its connections say who they are (``application_name``) and, over TCP,
     send keepalives, so that a dead server or network ends a wait in bounded time.
     """
-    from . import embedded
-
     url = settings.url
     if url is None:
+        from . import embedded
+
         url = embedded.server_url(settings.embedded_data_dir, settings.app.database_name)
     connect_args = {"application_name": application_name, **session.CLIENT_KEEPALIVES}
     try:

@@ -17,16 +17,14 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Set, Tuple
+from typing import Dict, Iterable, NamedTuple, Optional, Set, Tuple
 
 VERSION = 4
 _DATA_STEP = re.compile(rb"^def data_upgrade\s*\(", re.M)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # a tuple, not a dataclass: a long history builds a thousand on every start-up
     revision: str
     down: Tuple[str, ...]
     path: str
@@ -91,6 +89,10 @@ def _parse(data: bytes) -> Optional[Tuple[str, Tuple[str, ...]]]:
     return revision.id, revision.parents
 
 
+def _name(entry: os.DirEntry) -> str:
+    return entry.name
+
+
 def load(versions: Path) -> Optional[Index]:
     """The index of ``versions``, from the cache where files are unchanged; None when a file is not plain."""
     cache_path = _cache_file(versions)
@@ -105,7 +107,7 @@ def load(versions: Path) -> Optional[Index]:
     entries: Dict[str, Entry] = {}
     changed = False
     try:
-        files = sorted((p for p in os.scandir(versions) if p.name.endswith(".py") and p.is_file()), key=lambda p: p.name)
+        files = sorted((p for p in os.scandir(versions) if p.name.endswith(".py") and p.is_file()), key=_name)
     except OSError:
         return None
     for item in files:

@@ -16,7 +16,6 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..catalog import activity
 from ..errors import Interrupted, LockWaitTimeout
 from ..progress import Progress
 from . import interrupts
@@ -35,7 +34,7 @@ def acquire(conn: Connection, key: int, progress: Progress, *, wait: Optional[fl
     try:
         while True:
             got = conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key)))
-            holder = None if got else activity.advisory_lock_holder(conn, key)
+            holder = None if got else _holder(conn, key)
             if not external:
                 conn.commit()  # end the autobegun transaction: no snapshot between tries; the session lock stays
             if got:
@@ -69,3 +68,9 @@ def release(conn: Connection, key: int, *, commit: bool, failing: bool) -> None:
         # The lock then ends with the session.
         if not failing:
             raise
+
+
+def _holder(conn: Connection, key: int):
+    from ..catalog import activity  # only when the lock is taken: the common case never waits
+
+    return activity.advisory_lock_holder(conn, key)

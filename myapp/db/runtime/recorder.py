@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from ..catalog import lookup
 from .plan import Heads
 from .tenancy import schema_of
 
@@ -18,9 +19,21 @@ def _context(conn) -> MigrationContext:
     return MigrationContext.configure(conn, opts={"version_table_schema": schema} if schema else None)
 
 
+#: Alembic's version table (``MigrationContext``'s default name), as much of it as reading needs.
+VERSION_TABLE = "alembic_version"
+
+
 def current_heads(conn) -> Heads:
-    """Read the applied heads from the version table (empty when there is none)."""
-    return tuple(_context(conn).get_current_heads())
+    """Read the applied heads from the version table (empty when there is none).
+
+    What ``MigrationContext.get_current_heads`` reads, without setting up a migration context:
+    every command reads this first, and a no-op ``migrate`` little else.
+    """
+    schema = schema_of(conn)
+    if not lookup.table_exists(conn, schema, VERSION_TABLE):
+        return ()
+    version = sa.table(VERSION_TABLE, sa.column("version_num"), schema=schema)
+    return tuple(conn.scalars(sa.select(version.c.version_num)))
 
 
 def stamp(conn, script: ScriptDirectory, revision: str) -> Heads:

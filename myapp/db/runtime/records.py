@@ -31,7 +31,6 @@ from typing import Dict, Iterable, List, Optional
 import sqlalchemy as sa
 
 from ..catalog import lookup
-from ..ddl import AddColumn
 from .tenancy import schema_of
 
 TABLE = "myapp_db_revisions"
@@ -109,6 +108,8 @@ def ensure(conn, schema: Optional[str] = None, *, offline: bool = False) -> List
     Online the catalog says what is missing, so a complete table is never
     locked by an ALTER; offline both are emitted with IF NOT EXISTS.
     """
+    from ..ddl import AddColumn
+
     t = table(schema)
     later = [AddColumn(t.c[name], if_not_exists=True) for name in _LATER_COLUMNS]
     if offline:
@@ -158,16 +159,12 @@ def delete(revision: str, schema: Optional[str] = None) -> sa.sql.Executable:
     return t.delete().where(t.c.revision == revision)
 
 
-def _exists(conn, schema: Optional[str], name: str) -> bool:
-    return lookup.relation_oid(conn, schema, name, "r") is not None
-
-
 def source_hashes(conn, schema: Optional[str] = None) -> Optional[Dict[str, str]]:
     """``{revision: source hash}`` of every record, in one query; None when the table does not exist yet."""
     schema = schema or schema_of(conn)
-    if not _exists(conn, schema, TABLE):
+    if not lookup.table_exists(conn, schema, TABLE):
         return None
-    t = table(schema)
+    t = sa.table(TABLE, sa.column("revision"), sa.column("source_hash"), schema=schema)  # what it reads
     return dict(conn.execute(sa.select(t.c.revision, t.c.source_hash)).all())
 
 
@@ -356,7 +353,7 @@ def forget_object(obj, schema: Optional[str] = None) -> List[sa.sql.Executable]:
 def read_objects(conn, schema: Optional[str] = None) -> Optional[Dict[tuple, tuple]]:
     """``{(kind, schema, name, identity): (source hash, catalog hash)}``; None when nothing was recorded yet."""
     schema = schema or schema_of(conn)
-    if not _exists(conn, schema, OBJECTS):
+    if not lookup.table_exists(conn, schema, OBJECTS):
         return None
     t = objects_table(schema)
     rows = conn.execute(sa.select(t.c.kind, t.c.schema, t.c.name, t.c.identity, t.c.source_hash, t.c.catalog_hash))
