@@ -13,6 +13,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings, strategies as st
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.dialects import postgresql
@@ -199,6 +200,24 @@ def test_identity_and_input_arguments_from_the_declared_text(declared, identity,
     from myapp.db.replaceable.signature import identity_arguments, input_arguments
 
     assert identity_arguments(declared) == identity and input_arguments(declared) == inputs
+
+
+_PIECES = ["x", "y_1", "IN", "out", "InOut", "variadic", "integer", "double", "precision", "DEFAULT", "default",
+           "pg_catalog.int4", "text[]", "numeric(10, 2)", "'a,b'", '"Odd name"', "= 1", "/* , */", "-- c\n",
+           "$q$,$q$", "1", "é", ",", " ", "  ", "\t", "\n"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12))
+def test_plain_argument_lists_read_as_the_tokenizer_reads_them(pieces):
+    from myapp.db.replaceable import signature
+
+    text = " ".join(pieces) if len(pieces) % 2 else "".join(pieces)
+    tokenized = [signature._argument(tokens) for tokens in signature._split(text)]
+    assert signature.parse(text) == tokenized
+    words = re.split(r"[\s,]+", text.strip(" \t\n,"))
+    if all(re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", w) for w in words if w) and "default" not in text.lower():
+        assert signature._plain(text) is not None  # the fast path takes every plain list without DEFAULT
 
 
 def test_function_with_defaults_out_inout_variadic_created_replaced_commented_dropped(pair, people):

@@ -81,11 +81,16 @@ def _installed_roots() -> List[str]:
 
 
 def _loaded_files() -> Set[str]:
-    found = set()
+    found, real = set(), {}  # folders resolved once each: a path's every component costs an lstat
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
-        if isinstance(path, str) and os.path.isfile(path):
-            found.add(os.path.realpath(path))
+        if isinstance(path, str):
+            folder, name = os.path.split(path)
+            if folder not in real:
+                real[folder] = os.path.realpath(folder)
+            path = os.path.join(real[folder], name)
+            if os.path.isfile(path):
+                found.add(path)
     return found
 
 

@@ -103,8 +103,34 @@ def _argument(tokens: List[Tuple[str, str]]) -> Argument:
     return Argument(mode, text.strip(), has_default)
 
 
+#: An argument list of plain words, commas and white space only: no quotes, comments, brackets,
+#: qualified names or defaults, so splitting at commas and spaces reads it as the tokenizer does.
+_PLAIN = re.compile(r"[\s,]*(?:[A-Za-z_][A-Za-z_0-9]*(?:\s+|\s*,[\s,]*|$))*")
+
+
+def _plain(arguments: str) -> Optional[List[Argument]]:
+    """`parse` of a plain argument list (the common case, at a fraction of the cost); None otherwise."""
+    if not _PLAIN.fullmatch(arguments) or "default" in arguments.lower():
+        return None
+    found = []
+    for part in arguments.split(","):
+        words = part.split()
+        if not words:
+            continue
+        mode, drop = "in", None
+        for position in (0, 1):  # as `_argument`: "mode name type", "name mode type", "mode type"
+            if len(words) > position + 1 and words[position].lower() in MODES:
+                mode, drop = words[position].lower(), position
+                break
+        found.append(Argument(mode, " ".join(w for i, w in enumerate(words) if i != drop)))
+    return found
+
+
 def parse(arguments: str) -> List[Argument]:
     """The declared arguments of ``f(<arguments>)``, as PostgreSQL's grammar reads them."""
+    plain = _plain(arguments)
+    if plain is not None:
+        return plain
     return [_argument(tokens) for tokens in _split(arguments)]
 
 
