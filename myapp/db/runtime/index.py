@@ -89,10 +89,6 @@ def _parse(data: bytes) -> Optional[Tuple[str, Tuple[str, ...]]]:
     return revision.id, revision.parents
 
 
-def _name(entry: os.DirEntry) -> str:
-    return entry.name
-
-
 def load(versions: Path) -> Optional[Index]:
     """The index of ``versions``, from the cache where files are unchanged; None when a file is not plain."""
     cache_path = _cache_file(versions)
@@ -107,7 +103,7 @@ def load(versions: Path) -> Optional[Index]:
     entries: Dict[str, Entry] = {}
     changed = False
     try:
-        files = sorted((p for p in os.scandir(versions) if p.name.endswith(".py") and p.is_file()), key=_name)
+        files = sorted((p for p in os.scandir(versions) if p.name.endswith(".py") and p.is_file()), key=lambda p: p.name)
     except OSError:
         return None
     for item in files:
