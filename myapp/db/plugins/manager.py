@@ -142,7 +142,8 @@ def _entry_points(environ: Mapping[str, str]) -> Tuple[List[tuple], set]:
 class Plugins:
     """The plugins loaded in this process, their listing, and what they contribute to each App."""
 
-    def __init__(self, environ: Mapping[str, str]):
+    def __init__(self, environ: Mapping[str, str], found: Optional[Tuple[List[tuple], set]] = None):
+        """``found``: what `_entry_points` returned for ``environ``, when the caller has it already."""
         self.pm = pluggy.PluginManager("myapp.db")
         self.pm.add_hookspecs(hookspecs)
         self.plugins: List[Plugin] = []
@@ -158,7 +159,7 @@ class Plugins:
         self.before = _OperationsState()
         self.disabled_names = set(_names(environ.get(DISABLE_VARIABLE)))
         try:
-            entry_points, self.installed = _entry_points(environ)
+            entry_points, self.installed = found or _entry_points(environ)
             for plugin, ep in builtins + entry_points:
                 self._add(plugin, ep)
         except BaseException:
@@ -293,10 +294,14 @@ _lock = threading.Lock()
 def load(app=None) -> Plugins:
     """The plugins, loaded as the environment says the first time this process asks (then the same ones);
     with ``app``, its own plugins registered too."""
+    return _load(app)
+
+
+def _load(app, found: Optional[Tuple[List[tuple], set]] = None) -> Plugins:
     global _loaded
     with _lock:
         if _loaded is None:
-            _loaded = Plugins(os.environ)
+            _loaded = Plugins(os.environ, found)
         if app is not None:
             try:
                 _loaded.check_disabled(app)
@@ -318,12 +323,13 @@ def check(app=None) -> None:
     """
     with _lock:
         loaded = _loaded is not None
+    found = None
     if not loaded:
-        entry_points, installed = _entry_points(os.environ)
+        found = entry_points, installed = _entry_points(os.environ)
         if not entry_points and not (app is not None and app.plugins):
             _check_disabled(set(_names(os.environ.get(DISABLE_VARIABLE))), installed, app)
             return
-    load(app)
+    _load(app, found)  # the entry points scanned once
 
 
 def reset() -> None:
