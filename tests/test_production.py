@@ -173,6 +173,23 @@ def test_lock_wait_bound_names_the_holder(cli, head_url, engine_for):
     assert "still held after 0.6 s, by pid" in line and "(someone else)" in line and "--lock-wait" in line
 
 
+def test_a_no_op_behind_a_locked_version_table_waits_at_most_the_lock_timeout(cli, head_url, engine_for):
+    """Reading where the database is needs no more than a share lock, and no longer than the lock timeout."""
+    engine = engine_for(head_url)
+    before = snapshot(engine)
+    with engine.connect() as holder:
+        holder.exec_driver_sql("LOCK TABLE myapp_db_revisions IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        result = cli("migrate", "--lock-timeout", "0.5", "--url", head_url)
+        took = time.monotonic() - started
+        holder.rollback()
+    assert result.status == 2 and took < 5, result
+    [line] = [line for line in result.err.splitlines() if "error:" in line]
+    assert "waited longer than the lock timeout for a lock another session holds" in line
+    assert "run again when that session is done, or give --lock-timeout SECONDS" in line
+    assert snapshot(engine) == before and version(engine) == [HEAD]
+
+
 def test_statement_timeout(cli, migrations_copy, head_url, engine_for):
     add_revision(migrations_copy, "ab0000000003", HEAD, "sleeps", 'op.execute(sa.select(sa.func.pg_sleep(3)))')
     result = cli("migrate", "--statement-timeout", "0.5", "--url", head_url)

@@ -113,7 +113,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     import sqlalchemy.exc
     from alembic.util import CommandError as AlembicCommandError
 
-    from ..errors import CommandError, describe_exception, first_line
+    from ..errors import LOCK_NOT_AVAILABLE, CommandError, caused_by, describe_exception, first_line
     from ..runtime import interrupts
 
     if hasattr(sys.stdout, "reconfigure"):  # a result that the terminal's encoding lacks is escaped, not fatal
@@ -136,6 +136,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except AlembicCommandError as exc:
         return _fail(args, f"{first_line(exc)}; run 'python -m myapp.db heads' and 'history' to see the revisions")
     except sqlalchemy.exc.DBAPIError as exc:
+        if caused_by(exc, LOCK_NOT_AVAILABLE):  # a lock another session holds: bounded, never queued behind
+            limit = ", or give --lock-timeout SECONDS" if hasattr(args, "lock_timeout") else ""
+            return _fail(args, f"waited longer than the lock timeout for a lock another session holds "
+                               f"({first_line(exc)}); run again when that session is done{limit}")
         return _fail(args, f"the database refused: {first_line(exc)}; run again with --traceback for details")
     except SystemExit as exc:  # from a revision, a plugin or an app module: never a silent success
         return _fail(args, f"{describe_exception(exc)} (by the app's code or a plugin); the command did not finish")
