@@ -129,7 +129,7 @@ def test_lock_retries_exhausted_is_one_line_naming_the_blocker(cli, migrations_c
     with engine.connect() as reader:
         reader.exec_driver_sql("SET application_name = 'the long report'")
         reader.exec_driver_sql("SELECT count(*) FROM networks")
-        result = cli("migrate", "--lock-timeout", "0.2", "--lock-retries", "1", "--url", head_url)
+        result = cli("migrate", "--lock-timeout", "0.1", "--lock-retries", "1", "--url", head_url)
         reader.rollback()
     assert result.status == 2 and "Traceback" not in result.err
     [line] = [line for line in result.err.splitlines() if "error:" in line]

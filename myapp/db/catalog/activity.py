@@ -51,14 +51,19 @@ _ADVISORY_HOLDER = sa.text(
     """
 )
 
-# What a backend waits for (the first lock it has not been granted) and behind whom.
+# What a backend waits for (the first lock it has not been granted) and behind whom. pg_locks and
+# pg_blocking_pids take the lock manager's shared state; they run only while pg_stat_activity,
+# which does not, says the backend waits for a lock (a lateral join is never executed for no row).
 _WAIT = sa.text(
     f"""
     SELECT w.relation, {_SESSION}
-    FROM (SELECT coalesce(CAST(CAST(l.relation AS regclass) AS text), l.locktype) AS relation
-          FROM pg_locks l WHERE l.pid = CAST(:pid AS integer) AND NOT l.granted LIMIT 1) w
-    CROSS JOIN LATERAL unnest(pg_blocking_pids(CAST(:pid AS integer))) AS b(pid)
+    FROM pg_stat_activity me
+    CROSS JOIN LATERAL (
+        SELECT coalesce(CAST(CAST(l.relation AS regclass) AS text), l.locktype) AS relation
+        FROM pg_locks l WHERE l.pid = me.pid AND NOT l.granted LIMIT 1) w
+    CROSS JOIN LATERAL unnest(pg_blocking_pids(me.pid)) AS b(pid)
     JOIN pg_stat_activity a ON a.pid = b.pid
+    WHERE me.pid = CAST(:pid AS integer) AND me.wait_event_type = 'Lock'
     ORDER BY a.pid
     """
 )
@@ -116,8 +121,12 @@ def exclusive_holders(conn) -> List[Wait]:
     return [Wait(relation, sessions) for relation, sessions in found.items()]
 
 
-def backend_pid(conn) -> int:
-    return conn.scalar(sa.text("SELECT pg_backend_pid()"))
+def backend_lock_timeout(conn) -> "tuple[int, float]":
+    """The backend's pid and its ``lock_timeout`` in seconds (0: none)."""
+    row = conn.execute(sa.text(
+        "SELECT pg_backend_pid() AS pid, CAST(setting AS integer) AS ms FROM pg_settings WHERE name = 'lock_timeout'"
+    )).one()
+    return row.pid, row.ms / 1000
 
 
 def server_version(conn) -> int:

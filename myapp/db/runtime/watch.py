@@ -1,9 +1,11 @@
 """A second connection watching the migrating session: what it waits for, behind whom, for how long.
 
-While a step runs, a thread asks the server a few times a second whether
-the migrating backend waits for a lock (``pg_blocking_pids``). What it saw
-last names the table and the blocker when a lock timeout makes the executor
-retry, and a step running longer than `REMIND` seconds is reported with it.
+While a step runs, a thread asks the server several times per lock timeout
+(at most every `POLL` seconds) whether the migrating backend waits for a lock,
+and if so on what and behind whom (``pg_blocking_pids``). What it saw last in
+the step, in this attempt or an earlier one, names the table and the blocker
+when a lock timeout makes the executor retry or give up, and a step running
+longer than `REMIND` seconds is reported with it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from ..catalog import activity
 from ..catalog.activity import Wait
 
 POLL = 0.2
+#: Polls per lock timeout, so that even a short one (100 ms) is seen waiting; never faster than FASTEST.
+PER_TIMEOUT = 5
+FASTEST = 0.02
 REMIND = 10.0
 
 
@@ -27,7 +32,8 @@ class Watcher:
     def __init__(self, conn, progress):
         self.progress = progress
         self.last_wait: Optional[Wait] = None
-        self._step = None
+        self._step = self._last_step = None
+        self._poll = POLL
         self._since = self._next = 0.0
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -35,7 +41,9 @@ class Watcher:
         try:
             if conn.dialect.is_async:  # its connections only work inside the caller's event loop
                 raise RuntimeError("an async engine cannot be watched from a thread")
-            self._pid = activity.backend_pid(conn)
+            self._pid, lock_timeout = activity.backend_lock_timeout(conn)
+            if lock_timeout > 0:
+                self._poll = max(FASTEST, min(POLL, lock_timeout / PER_TIMEOUT))
             self._conn = conn.engine.connect()
             self._conn.exec_driver_sql("SET statement_timeout = '2s'")
             self._conn.commit()
@@ -60,7 +68,9 @@ class Watcher:
 
     def step_started(self, step) -> None:
         with self._lock:
-            self._step, self.last_wait = step, None
+            if step != self._last_step:  # a retry keeps what its earlier attempt saw
+                self.last_wait = None
+            self._step = self._last_step = step
             self._since = time.monotonic()
             self._next = self._since + REMIND
 
@@ -69,7 +79,7 @@ class Watcher:
             self._step = None
 
     def _run(self) -> None:
-        while not self._stop.wait(POLL):
+        while not self._stop.wait(self._poll):
             try:
                 wait = activity.waiting_for(self._conn, self._pid)
                 self._conn.commit()
