@@ -52,6 +52,7 @@ def prepare(template_args: dict, upgrade: Sequence, downgrade: Sequence) -> None
         elif isinstance(op, CreateReplaceableObjectOp):
             new_ids.add(id(op.target))
     names: Dict[int, str] = {}
+    used = set()
     definitions = []
     for op in ours:
         op.names = names
@@ -60,9 +61,10 @@ def prepare(template_args: dict, upgrade: Sequence, downgrade: Sequence) -> None
                 continue
             base = _slug(obj.name) if id(obj) in new_ids else f"previous_{_slug(obj.name)}"
             name, n = base, 2
-            while name in names.values():
+            while name in used:
                 name, n = f"{base}_{n}", n + 1
             names[id(obj)] = name
+            used.add(name)
             definitions.append(f"{name} = {_unqualified(obj).render()}")
     template_args["objects"] = "\n\n".join(definitions)
 

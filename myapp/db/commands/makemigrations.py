@@ -130,6 +130,7 @@ def makemigrations(
             progress.note("No changes detected.")
         return MakeMigrationsResult(diffs=diffs)
     written = [sc for sc in context.generate_scripts() if sc is not None]
+    scripts.adopt(settings.migrations_dir, context.script_directory)  # its map has the new revision
     report = _lint(settings, written[0], progress)
     return MakeMigrationsResult(path=written[0].path, diffs=diffs, lint=report)
 

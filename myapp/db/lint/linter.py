@@ -88,6 +88,8 @@ def _section(sql: str, revision: str):
 
 def _checks_not_null(statement: Statement, pending: dict, checked: set) -> None:
     """Follow CHECK (col IS NOT NULL) constraints added and validated within the revision."""
+    if statement.node is None:
+        return
     from pglast import ast
     from pglast.enums import AlterTableType as A
     from pglast.enums import ConstrType, NullTestType

@@ -119,6 +119,8 @@ def _walk(node):
 
 def effect(statement: Statement, volatile=frozenset(), column_types=None) -> Effect:
     """What ``statement`` locks and rewrites (``column_types``: "table.column" -> type, when known)."""
+    if statement.node is None:  # left unparsed: nothing it locks is one an app waits for
+        return Effect(())
     from pglast import ast
     from pglast.enums import ObjectType as O
 

@@ -7,6 +7,7 @@ checks for a missing ``lock_timeout``: the runner always sets one.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
@@ -54,6 +55,15 @@ class Rule:
         return Finding(self.id, message, alternative)
 
 
+def _parsed(check):
+    """A built-in rule looks only into parse trees: a statement left unparsed (``node`` None, see
+    `Statement.unparsed`) has nothing for it, so it is passed over before pglast is even looked up."""
+    @functools.wraps(check)
+    def checked(self, statement, context):
+        return () if statement.node is None else check(self, statement, context)
+    return checked
+
+
 def _existing(statement: Statement, table: Optional[str]) -> bool:
     return table is not None and table not in statement.new_tables and table.rpartition(".")[2] not in statement.new_tables
 
@@ -71,6 +81,7 @@ class IndexWithoutConcurrently(Rule):
     id = "index-without-concurrently"
     summary = "CREATE INDEX on an existing table blocks its writes for the whole build"
 
+    @_parsed
     def check(self, statement, context):
         from pglast import ast
 
@@ -87,6 +98,7 @@ class VolatileDefault(Rule):
     id = "volatile-default"
     summary = "ADD COLUMN whose default is computed per row rewrites the table"
 
+    @_parsed
     def check(self, statement, context):
         from pglast.enums import AlterTableType as A
 
@@ -104,6 +116,7 @@ class SetNotNull(Rule):
     id = "set-not-null"
     summary = "SET NOT NULL scans the table under ACCESS EXCLUSIVE, unless a validated CHECK proves it"
 
+    @_parsed
     def check(self, statement, context):
         from pglast.enums import AlterTableType as A
 
@@ -122,6 +135,7 @@ class ConstraintWithoutNotValid(Rule):
     id = "constraint-without-not-valid"
     summary = "ADD FOREIGN KEY or CHECK on an existing table scans it under lock"
 
+    @_parsed
     def check(self, statement, context):
         from pglast.enums import AlterTableType as A
         from pglast.enums import ConstrType
@@ -144,6 +158,7 @@ class ColumnTypeRewrite(Rule):
     id = "column-type-rewrite"
     summary = "ALTER COLUMN TYPE rewrites the table and its indexes under ACCESS EXCLUSIVE"
 
+    @_parsed
     def check(self, statement, context):
         from pglast.enums import AlterTableType as A
 
@@ -162,6 +177,7 @@ class DropColumn(Rule):
     id = "drop-column"
     summary = "DROP COLUMN breaks the app instances still running code that uses it"
 
+    @_parsed
     def check(self, statement, context):
         from pglast.enums import AlterTableType as A
 
@@ -178,6 +194,7 @@ class DropTable(Rule):
     id = "drop-table"
     summary = "DROP TABLE breaks the app instances still running code that uses it"
 
+    @_parsed
     def check(self, statement, context):
         from pglast import ast
         from pglast.enums import ObjectType as O
@@ -197,6 +214,7 @@ class Rename(Rule):
     id = "rename"
     summary = "RENAME of a column or table breaks the running code"
 
+    @_parsed
     def check(self, statement, context):
         from pglast import ast
         from pglast.enums import ObjectType as O
@@ -216,6 +234,7 @@ class ConcurrentlyInTransaction(Rule):
     id = "concurrently-in-transaction"
     summary = "CONCURRENTLY cannot run inside a transaction"
 
+    @_parsed
     def check(self, statement, context):
         from pglast import ast
 
@@ -236,6 +255,7 @@ class BlockingMaintenance(Rule):
     id = "blocking-maintenance"
     summary = "VACUUM FULL, CLUSTER and REINDEX without CONCURRENTLY lock the table for the whole run"
 
+    @_parsed
     def check(self, statement, context):
         from pglast import ast
 
@@ -255,6 +275,7 @@ class UniqueWithoutIndex(Rule):
     id = "unique-without-index"
     summary = "ADD UNIQUE or PRIMARY KEY builds its index under ACCESS EXCLUSIVE"
 
+    @_parsed
     def check(self, statement, context):
         from pglast.enums import AlterTableType as A
         from pglast.enums import ConstrType
@@ -275,6 +296,7 @@ class EnumValueInTransaction(Rule):
     id = "enum-value-in-transaction"
     summary = "ALTER TYPE ... ADD VALUE cannot run in a transaction before PostgreSQL 12"
 
+    @_parsed
     def check(self, statement, context):
         from pglast import ast
 

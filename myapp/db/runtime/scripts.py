@@ -8,9 +8,9 @@ app's folder takes the place of the framework's.
 
 from __future__ import annotations
 
-import functools
 from argparse import Namespace
 from pathlib import Path
+from typing import Dict, Optional, Tuple
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -81,25 +81,44 @@ def config(migrations_dir: Path, *, output_buffer=None) -> Config:
     return cfg
 
 
+def _listing(migrations_dir: Path):
+    try:
+        return (migrations_dir / "versions").stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+#: (migrations folder, the modification time of its versions/) -> its ScriptDirectory.
+_cache: Dict[Tuple[Path, Optional[int]], AppScripts] = {}
+
+
 def scripts(migrations_dir: Path) -> AppScripts:
     """The `ScriptDirectory` of ``migrations_dir``, shared by every command in this process.
 
     Its revision map is built on first use (every file imported and checked,
     a broken history a `HistoryError`) and then kept, so a process that runs
     several commands reads and imports the revision files only once; a file
-    added to or removed from ``versions/`` makes a new one. A no-op migrate
-    never builds it (see `myapp.db.runtime.index`).
+    added to or removed from ``versions/`` makes a new one (but see `adopt`).
+    A no-op migrate never builds it (see `myapp.db.runtime.index`).
     """
-    versions = migrations_dir / "versions"
-    try:
-        listed = versions.stat().st_mtime_ns
-    except OSError:
-        listed = None
-    return _scripts(migrations_dir, listed)
+    key = (migrations_dir, _listing(migrations_dir))
+    found = _cache.get(key)
+    if found is None:
+        found = _cache[key] = _new(migrations_dir)
+    return found
 
 
-@functools.lru_cache(maxsize=None)
-def _scripts(migrations_dir: Path, listed) -> AppScripts:
+def adopt(migrations_dir: Path, script: AppScripts) -> None:
+    """Keep ``script`` as the folder's `ScriptDirectory` after it wrote a revision into ``versions/``.
+
+    Alembic adds the revision it writes to the map it wrote it with, so that map
+    is the folder as it now is: the lint that follows makemigrations need not
+    import every revision again (the new one holds an operation per object).
+    """
+    _cache[(migrations_dir, _listing(migrations_dir))] = script
+
+
+def _new(migrations_dir: Path) -> AppScripts:
     versions = migrations_dir / "versions"
     if not versions.is_dir():
         raise ConfigurationError(
@@ -117,4 +136,4 @@ def _scripts(migrations_dir: Path, listed) -> AppScripts:
 
 
 
-scripts.cache_clear = _scripts.cache_clear  # forget every cached ScriptDirectory (tests)
+scripts.cache_clear = _cache.clear  # forget every cached ScriptDirectory (tests)
