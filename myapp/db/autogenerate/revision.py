@@ -96,22 +96,29 @@ def _lock_error(conn, exc) -> ObjectError:
 
 def record_in_sync(conn, *, commit: bool) -> None:
     """Record the declared objects the last comparison found in sync and that had no record (databases
-    made before the records): the next check then needs no DDL. Never on a read-only session.
+    made before the records), and the new rows' version of recorded views whose text it found as
+    recorded: the next check then needs no DDL and deparses nothing. Never on a read-only session.
 
     :param commit: the connection is ours: commit the records (else they join the caller's transaction).
     """
     from ..catalog.objects import current_schema
     from .compare import UNRECORDED
-    from .settled import read_only, record_unrecorded
+    from .settled import ROWS_MOVED, read_only, record_unrecorded
 
     found = conn.info.pop(UNRECORDED, [])
-    if not found or read_only(conn):
+    moved = conn.info.pop(ROWS_MOVED, False)
+    if not (found or moved) or read_only(conn):
         return
     recorded = {key[:3] for key in records.read_objects(conn) or {}}  # (kind, schema, name)
     current = current_schema(conn)
     missing = [o for o in found if (o.kind, o.schema or current, o.name) not in recorded]
-    if missing:
+    if missing or moved:
         with conn.begin_nested():
-            record_unrecorded(conn, missing)
+            if missing:
+                record_unrecorded(conn, missing)
+            if moved:
+                for statement in records.ensure_objects(conn):
+                    conn.execute(statement)
+                conn.execute(records.refresh_rows())
     if commit:
         conn.commit()

@@ -37,6 +37,8 @@ from ..replaceable.view import ReplaceableView
 from ..runtime import records
 
 TEMP = "pg_temp"
+#: ``connection.info`` key: a recorded view's text is as recorded, on rows that moved (`records.refresh_rows`).
+ROWS_MOVED = "myapp_db_rows_moved"
 
 
 def read_only(conn) -> bool:
@@ -86,7 +88,8 @@ class _Summary:
     kind: str
     name: str
     identity: tuple  # (kind, schema, name, identity arguments), as the full objects have it
-    stored_hash: str
+    stored_hash: Optional[str]  # md5 of PostgreSQL's text; a view's is read only when its rows moved
+    catalog_row: Optional[str]  # a view's rows' version (`myapp.db.catalog.sql.ROW_VERSION`)
     held: Optional[Dict[str, set]]  # effective privileges by grantee; None: the default ACL
     all_privileges: set
     indexes: tuple
@@ -101,7 +104,8 @@ class _Summary:
         indexes = tuple(MatviewIndex(name, columns, unique)
                         for name, unique, columns, partial in row["indexes"] if not partial)
         return cls(row["oid"], row["kind"], row["name"], (row["kind"], row["schema"], row["name"], row["identity"]),
-                   row["stored_hash"], held, {p for g, p, _ in row["default_privileges"] if g == row["owner"]},
+                   row["stored_hash"], row["catalog_row"], held,
+                   {p for g, p, _ in row["default_privileges"] if g == row["owner"]},
                    indexes)
 
 
@@ -140,7 +144,7 @@ def settle(conn, declared: Sequence[ReplaceableObject], schemas: Sequence[str], 
     for summary in map(_Summary.of, catalog.summaries(conn, schemas)):
         stored_by_name.setdefault(summary.identity[:3], []).append(summary)
     matched: Dict[int, object] = {}
-    creates, candidates = [], []
+    creates, pairs, unread = [], [], []
     for obj in declared:
         found = stored_by_name.get((obj.kind, obj.schema or current, obj.name), [])
         if len(found) > 1:
@@ -151,7 +155,21 @@ def settle(conn, declared: Sequence[ReplaceableObject], schemas: Sequence[str], 
         summary = found[0]
         matched[id(summary)] = summary
         record = recorded.get(_key(obj, summary.identity[1], summary.identity[3]))
-        if (record is not None and record == (source_hash(obj), summary.stored_hash)
+        if record is not None and summary.stored_hash is None:  # a view: is its text the one recorded?
+            if record[2] is not None and record[2] == summary.catalog_row:
+                summary.stored_hash = record[1]  # its rows never moved since
+            else:
+                unread.append((summary, record))
+        pairs.append((obj, summary, record))
+    if unread:
+        hashes = catalog.view_hashes(conn, [summary.oid for summary, _ in unread])
+        for summary, record in unread:
+            summary.stored_hash = hashes.get(summary.oid)
+            if summary.stored_hash == record[1]:
+                conn.info[ROWS_MOVED] = True  # the same text on new rows: a check may record them
+    candidates = []
+    for obj, summary, record in pairs:
+        if (record is not None and record[:2] == (source_hash(obj), summary.stored_hash)
                 and _grants_and_indexes_hold(summary, obj)):
             continue  # in sync, and nobody edited it since
         candidates.append((obj, summary))
@@ -225,6 +243,8 @@ def _normalise(conn, objects: List[ReplaceableObject], kinds, *,
 
 def record_unrecorded(conn, objects: Sequence[ReplaceableObject]) -> None:
     """Record declared objects found in sync that had no record (databases made before the records)."""
+    for statement in records.ensure_objects(conn):
+        conn.execute(statement)
     for obj in objects:
-        for statement in records.record_object(obj):
+        for statement in records.record_object(obj, create=False):
             conn.execute(statement)

@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Sequence
 
 import sqlalchemy as sa
 
-from .sql import default_privileges, loads, not_extension_member, privileges, user_schema
+from .sql import default_privileges, loads, not_extension_member, privileges, row_version, user_schema
 
 _RELATIONS = f"""
     SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
@@ -69,11 +69,13 @@ _FUNCTIONS = f"""
 """
 
 #: What a check needs of every stored object to find the few it must read in full: who it is, md5 of
-#: PostgreSQL's text of it (what the records keep), its ACL when one was ever set, and a
+#: PostgreSQL's text of it (what the records keep) for a function, the version of the rows its text
+#: is made from for a view (deparsing hundreds of views is most of the cost: `view_hashes` reads the
+#: text of those whose rows moved since they were recorded), its ACL when one was ever set, and a
 #: materialized view's indexes. A fraction of the cost of the full rows above.
 _SUMMARIES = f"""
     SELECT c.oid, c.relkind::text AS relkind, n.nspname AS schema, c.relname AS name, '' AS identity,
-           md5(pg_get_viewdef(c.oid)) AS stored_hash,
+           CAST(NULL AS text) AS stored_hash, {row_version('c.oid')} AS catalog_row,
            CASE WHEN c.relacl IS NOT NULL THEN {privileges('c.relacl', 'r', 'c.relowner')} END AS privileges,
            CASE WHEN c.relacl IS NOT NULL THEN {default_privileges('r', 'c.relowner')} END AS default_privileges,
            pg_get_userbyid(c.relowner) AS owner, c.relacl IS NULL AS default_acl,
@@ -90,7 +92,7 @@ _SUMMARIES = f"""
       AND {not_extension_member("pg_class", "c.oid")}
     UNION ALL
     SELECT p.oid, 'f', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
-           md5(pg_get_functiondef(p.oid)),
+           md5(pg_get_functiondef(p.oid)), NULL,
            CASE WHEN p.proacl IS NOT NULL THEN {privileges('p.proacl', 'f', 'p.proowner')} END,
            CASE WHEN p.proacl IS NOT NULL THEN {default_privileges('f', 'p.proowner')} END,
            pg_get_userbyid(p.proowner), p.proacl IS NULL, NULL
@@ -148,8 +150,20 @@ def functions(conn, *, oids: Optional[Sequence[int]] = None, schemas: Optional[S
 
 def summaries(conn, schemas: Sequence[str]) -> List[Dict]:
     """Every view, materialized view and function in ``schemas``, summarised (see ``_SUMMARIES``): rows with
-    ``kind``, ``stored_hash`` and ``default_acl`` (the ACL was never set: ``privileges`` is then empty)."""
+    ``kind``, ``stored_hash`` (a function's; None for a view), ``catalog_row`` (a view's; None for a
+    function) and ``default_acl`` (the ACL was never set: ``privileges`` is then empty)."""
     return _rows(conn, _SUMMARIES, {"schemas": list(schemas)})
+
+
+def view_hashes(conn, oids: Sequence[int]) -> Dict[int, str]:
+    """``{oid: md5 of PostgreSQL's text}`` of the views and materialized views among ``oids``."""
+    if not oids:
+        return {}
+    rows = conn.execute(sa.text(
+        "SELECT c.oid, md5(pg_get_viewdef(c.oid)) FROM pg_class c"
+        " WHERE c.oid = ANY(CAST(:oids AS oid[])) AND c.relkind IN ('v', 'm')"
+    ), {"oids": list(oids)})
+    return {oid: digest for oid, digest in rows}
 
 
 def materialized_view_oids(conn) -> List[int]:

@@ -23,6 +23,24 @@ NOT_EXTENSION_MEMBER = (
 )
 
 
+#: Which versions of the catalog rows PostgreSQL's text of a view (or materialized view) ``{oid}`` is made
+#: from: its rule's and its columns' (xmin, ctid), hashed. Replacing the view, renaming or granting on a
+#: column writes new row versions (a new ctid even within one transaction), so an equal value means
+#: the rows, and so ``pg_get_viewdef``, are as they were, without deparsing. VACUUM FULL, a dump and
+#: restore, or the server-side replacement of a view's dependents give new values for the same text:
+#: then the text is read, and the value recorded again.
+ROW_VERSION = (
+    "md5((SELECT string_agg(CAST(r.xmin AS text) || CAST(r.ctid AS text), ',') FROM pg_rewrite r"
+    " WHERE r.ev_class = {oid} AND r.rulename = '_RETURN') || '/' ||"
+    " coalesce((SELECT string_agg(CAST(a.xmin AS text) || CAST(a.ctid AS text), ',' ORDER BY a.attnum)"
+    " FROM pg_attribute a WHERE a.attrelid = {oid} AND a.attnum > 0), ''))"
+)
+
+
+def row_version(oid: str) -> str:
+    return ROW_VERSION.format(oid=oid)
+
+
 def user_schema(alias: str = "n") -> str:
     return USER_SCHEMA.format(n=alias)
 

@@ -87,7 +87,8 @@ def bootstrap(database: Any = None, *, app=None, schema: Optional[str] = None,
 
         created = registry.create_all(conn, objects)
         objects_table = records.objects_table(tenant)
-        conn.execute(sa.schema.CreateTable(objects_table, if_not_exists=True))
+        for statement in records.ensure_objects(conn, tenant):
+            conn.execute(statement)
         for obj in created:
             if obj.kind in records.RECORDED_KINDS:
                 for statement in records.record_object(obj, table=objects_table, create=False):

@@ -86,6 +86,7 @@ def replace_replaceable_object(operations, operation):
         _run(operations, _plain(new, old))
         _run(operations, [s for d in changed for s in _plain(d, d)])
         _record(operations, new, *changed)
+        records.pending_objects(operations.get_context()).append(records.REFRESH)
         return
     if operations.get_context().as_sql:
         operations.execute(ddl.Comment(
@@ -96,6 +97,8 @@ def replace_replaceable_object(operations, operation):
         ))
     operations.execute(ddl.ReplaceObjects([_step(new, old), *(_step(d, d) for d in changed)]))
     _record(operations, new, *changed)
+    # the server may have recreated dependents the revision does not name: their rows moved
+    records.pending_objects(operations.get_context()).append(records.REFRESH)
 
 
 def refresh_materialized_view(operations, operation):

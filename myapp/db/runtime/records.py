@@ -31,6 +31,7 @@ from typing import Dict, Iterable, List, Optional
 import sqlalchemy as sa
 
 from ..catalog import lookup
+from ..catalog.sql import row_version
 from .tenancy import schema_of
 
 TABLE = "myapp_db_revisions"
@@ -256,7 +257,10 @@ def verify(conn, script, heads, *, accept=(), write: bool, version: Optional[str
 # One row per view, materialized view and function the operations (or bootstrap)
 # created: a hash of what was declared, and md5 of PostgreSQL's text of it right
 # after. A check compares the declared hash with the first and the catalog with the
-# second, and asks PostgreSQL to normalise only what differs.
+# second, and asks PostgreSQL to normalise only what differs. For a view, whose
+# text is costly to deparse, ``catalog_row`` also keeps which versions of its
+# catalog rows that text was read from (`myapp.db.catalog.sql.ROW_VERSION`): while
+# they are the same, so is the text, and a check does not deparse it.
 
 def objects_table(schema: Optional[str] = None) -> sa.Table:
     return sa.Table(
@@ -268,21 +272,46 @@ def objects_table(schema: Optional[str] = None) -> sa.Table:
         sa.Column("source_hash", sa.String(64), nullable=False),
         sa.Column("catalog_hash", sa.String(32), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("catalog_row", sa.String(32)),  # added after the first release: see ensure_objects()
         schema=schema,
     )
 
 
+#: Columns of the objects table a table made by an earlier version may lack.
+_LATER_OBJECT_COLUMNS = ("catalog_row",)
+
+
+def ensure_objects(conn, schema: Optional[str] = None, *, offline: bool = False) -> List[sa.sql.Executable]:
+    """The statements that make the objects table in ``schema`` complete, as `ensure` does for the records:
+    online only what the catalog says is missing (a complete table is never locked by an ALTER)."""
+    from ..ddl import AddColumn
+
+    t = objects_table(schema)
+    later = [AddColumn(t.c[name], if_not_exists=True) for name in _LATER_OBJECT_COLUMNS]
+    if offline:
+        return [sa.schema.CreateTable(t, if_not_exists=True), *later]
+    columns = lookup.column_names(conn, schema or schema_of(conn), OBJECTS)
+    if not columns:
+        return [sa.schema.CreateTable(t, if_not_exists=True)]
+    return [statement for statement in later if statement.column.name not in columns]
+
+
+def _relation_row(kind: str, relkind: str) -> str:
+    return (f"SELECT '{kind}', n.nspname, c.relname, '', md5(pg_get_viewdef(c.oid)), {row_version('c.oid')}"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            f" WHERE c.relkind = '{relkind}' AND c.oid = to_regclass(format('%I.%I',"
+            " coalesce(CAST(:schema AS text), current_schema()), CAST(:name AS text)))")
+
+
 _OBJECT_ROW = {
-    # kind -> (SELECT of kind, schema, name, identity, md5 of PostgreSQL's text) for one object, found by name
-    "view": "SELECT 'view', n.nspname, c.relname, '', md5(pg_get_viewdef(c.oid)) FROM pg_class c"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v'"
-            " AND c.oid = to_regclass(format('%I.%I', coalesce(CAST(:schema AS text), current_schema()), CAST(:name AS text)))",
-    "materialized view": "SELECT 'materialized view', n.nspname, c.relname, '', md5(pg_get_viewdef(c.oid)) FROM pg_class c"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm'"
-            " AND c.oid = to_regclass(format('%I.%I', coalesce(CAST(:schema AS text), current_schema()), CAST(:name AS text)))",
+    # kind -> (SELECT of kind, schema, name, identity, md5 of PostgreSQL's text, its rows' version) for one
+    # object, found by name
+    "view": _relation_row("view", "v"),
+    "materialized view": _relation_row("materialized view", "m"),
     # the function of that name with these identity arguments, or the only one of that name
     "function": "SELECT 'function', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),"
-            " md5(pg_get_functiondef(p.oid)) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " md5(pg_get_functiondef(p.oid)), CAST(NULL AS text) FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace"
             " WHERE p.proname = CAST(:name AS text) AND p.prokind = 'f'"
             " AND n.nspname = coalesce(CAST(:schema AS text), current_schema())"
             " ORDER BY pg_get_function_identity_arguments(p.oid) = CAST(:identity AS text) DESC LIMIT 1",
@@ -300,6 +329,11 @@ class Forget:
     obj: object
 
 
+#: A mark a revision leaves when the server recreated views it did not name (a replacement's
+#: dependents): when it ends, their records take their new rows' version (`refresh_rows`).
+REFRESH = object()
+
+
 def pending_objects(migration_context) -> list:
     """The objects (or `Forget` marks) a running revision created or dropped, to record when it ends."""
     return _pending.setdefault(migration_context, [])
@@ -310,13 +344,19 @@ def flush_objects(migration_context) -> List[sa.sql.Executable]:
     found = _pending.pop(migration_context, [])
     if not found:
         return []
-    t = objects_table(migration_context.version_table_schema)
-    statements = [sa.schema.CreateTable(t, if_not_exists=True)]
+    schema = migration_context.version_table_schema
+    t = objects_table(schema)
+    offline = migration_context.as_sql
+    statements = ensure_objects(None if offline else migration_context.connection, schema, offline=offline)
     for item in found:
+        if item is REFRESH:
+            continue
         if isinstance(item, Forget):
             statements.append(t.delete().where(_object_key(t, item.obj)))
         else:
             statements += record_object(item, table=t, create=False)
+    if any(item is REFRESH for item in found):
+        statements.append(refresh_rows(schema))
     return statements
 
 
@@ -335,13 +375,31 @@ def record_object(obj, schema: Optional[str] = None, *, table: Optional[sa.Table
     if obj.kind == "function":
         params["identity"] = obj.arguments
     select = sa.text(_OBJECT_ROW[obj.kind].replace("SELECT ", "SELECT CAST(:source AS text), ", 1)).bindparams(**params)
-    columns = [t.c.source_hash, t.c.kind, t.c.schema, t.c.name, t.c.identity, t.c.catalog_hash]
+    columns = [t.c.source_hash, t.c.kind, t.c.schema, t.c.name, t.c.identity, t.c.catalog_hash, t.c.catalog_row]
     where = _object_key(t, obj)
     statements = [sa.schema.CreateTable(t, if_not_exists=True)] if create else []
     return statements + [
         t.delete().where(where),
-        t.insert().from_select(columns, select.columns(*[sa.column(f"c{i}") for i in range(6)])),
+        t.insert().from_select(columns, select.columns(*[sa.column(f"c{i}") for i in range(7)])),
     ]
+
+
+def refresh_rows(schema: Optional[str] = None) -> sa.sql.Executable:
+    """``UPDATE`` the rows' version of every recorded view whose rows moved while its text stayed as
+    recorded (the text is deparsed for those only), so that checks need not deparse it again."""
+    t = objects_table(schema)
+    stored = sa.text(
+        "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END AS kind, n.nspname AS schema,"
+        f" c.relname AS name, c.oid AS oid, {row_version('c.oid')} AS row_version"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm')"
+    ).columns(sa.column("kind"), sa.column("schema"), sa.column("name"), sa.column("oid"),
+              sa.column("row_version")).subquery("stored")
+    moved = t.c.catalog_row.is_distinct_from(stored.c.row_version)
+    same_text = t.c.catalog_hash == sa.func.md5(sa.func.pg_get_viewdef(stored.c.oid))
+    return t.update().values(catalog_row=stored.c.row_version).where(
+        t.c.kind == stored.c.kind, t.c.schema == stored.c.schema, t.c.name == stored.c.name,
+        sa.case((moved, same_text), else_=sa.false()),  # CASE: deparse only what moved
+    )
 
 
 def forget_object(obj, schema: Optional[str] = None) -> List[sa.sql.Executable]:
@@ -351,10 +409,14 @@ def forget_object(obj, schema: Optional[str] = None) -> List[sa.sql.Executable]:
 
 
 def read_objects(conn, schema: Optional[str] = None) -> Optional[Dict[tuple, tuple]]:
-    """``{(kind, schema, name, identity): (source hash, catalog hash)}``; None when nothing was recorded yet."""
+    """``{(kind, schema, name, identity): (source hash, catalog hash, rows' version or None)}``; None when
+    nothing was recorded yet."""
     schema = schema or schema_of(conn)
-    if not lookup.table_exists(conn, schema, OBJECTS):
+    columns = lookup.column_names(conn, schema, OBJECTS)
+    if not columns:
         return None
     t = objects_table(schema)
-    rows = conn.execute(sa.select(t.c.kind, t.c.schema, t.c.name, t.c.identity, t.c.source_hash, t.c.catalog_hash))
-    return {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in rows}
+    row = t.c.catalog_row if "catalog_row" in columns else sa.null()  # a table from before the column
+    rows = conn.execute(sa.select(t.c.kind, t.c.schema, t.c.name, t.c.identity, t.c.source_hash, t.c.catalog_hash,
+                                  row))
+    return {(r[0], r[1], r[2], r[3]): (r[4], r[5], r[6]) for r in rows}
