@@ -67,8 +67,8 @@ def dependency_order(objects: Sequence[ReplaceableObject]) -> List[ReplaceableOb
         by_name.setdefault(obj.name.lower(), []).append(i)
     needs = []
     for i, obj in enumerate(objects):
-        words = {w.lower() for w in _WORD.findall(obj.definition)}
-        needs.append({j for w in words for j in by_name.get(w, ()) if j != i})
+        named = by_name.keys() & _WORD.findall(obj.definition.lower())
+        needs.append({j for w in named for j in by_name[w] if j != i})
     order, state = [], [0] * len(objects)  # 0 new, 1 visiting, 2 done
     for root in range(len(objects)):
         stack = [(root, iter(sorted(needs[root])))]
