@@ -245,6 +245,31 @@ def test_a_signal_mid_statement_cancels_it_on_the_server(sig, status, migrations
     assert snapshot(engine) == before and version(engine) == [HEAD]
 
 
+def test_idle_work_runs_while_the_server_works_and_a_failing_task_is_dropped(admin):
+    from myapp.db.runtime import interrupts
+
+    assert admin.dialect.driver == "psycopg2"  # the idle work runs in psycopg2's wait callback
+    interrupts.handle_signals()  # as the command line does
+    ran = []
+
+    def failing():
+        raise RuntimeError("a task that fails is dropped")
+
+    def task():
+        ran.append(time.monotonic())
+
+    with admin.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")  # connected: what follows is the statement alone
+        interrupts.when_idle(failing)
+        interrupts.when_idle(task)
+        interrupts.when_idle(task)  # queued once
+        started = time.monotonic()
+        assert conn.exec_driver_sql("SELECT pg_sleep(0.5), 42").one()[1] == 42
+        ended = time.monotonic()
+    assert len(ran) == 1 and not interrupts._idle
+    assert started + interrupts.IDLE_AFTER <= ran[0] < ended - 0.2  # while the server slept
+
+
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_while_waiting_for_the_lock(sig, status, head_url, engine_for):
     with engine_for(head_url).connect() as holder:

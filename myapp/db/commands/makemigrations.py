@@ -15,7 +15,7 @@ from alembic.util import rev_id
 from .. import plugins
 from ..errors import HistoryError, UsageError
 from ..progress import Progress
-from ..runtime import connection, recorder, revisions, scripts
+from ..runtime import connection, interrupts, recorder, revisions, scripts
 from ..settings import Settings
 
 
@@ -114,6 +114,8 @@ def makemigrations(
 
     from ..autogenerate.revision import autogenerate, record_in_sync
 
+    if not check:  # the lint of the revision written needs PostgreSQL's parser: load it while the server works
+        interrupts.when_idle(_load_lint_parser)
     plugins.load(settings.app)
     with connection.connect(settings, progress, command="makemigrations") as conn:
         external = conn.in_transaction()
@@ -133,6 +135,10 @@ def makemigrations(
     scripts.adopt(settings.migrations_dir, context.script_directory)  # its map has the new revision
     report = _lint(settings, written[0], progress)
     return MakeMigrationsResult(path=written[0].path, diffs=diffs, lint=report)
+
+
+def _load_lint_parser() -> None:
+    import pglast  # noqa: F401
 
 
 def _lint(settings, revision, progress: Progress):

@@ -6,13 +6,23 @@ for the server in Python, where a signal can interrupt it: the running
 statement is then cancelled on the server and the interrupt raised once the
 server has stopped. psycopg 3 waits in Python already and cancels on
 KeyboardInterrupt by itself.
+
+The same wait runs the work a command queued for when the server is busy
+(`when_idle`): a module a later step needs is imported while a long statement
+runs, time no one else was using.
 """
 
 from __future__ import annotations
 
 import select
 import signal
-from typing import Optional
+import time
+from typing import Callable, Dict, Optional
+
+#: How long a statement runs before the queued idle work starts beside it.
+IDLE_AFTER = 0.02
+
+_idle: Dict[Callable[[], None], None] = {}  # ordered, each task once
 
 
 class Terminated(KeyboardInterrupt):
@@ -32,11 +42,29 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+def when_idle(task: Callable[[], None]) -> None:
+    """Run ``task`` (once) while the next statement that lasts longer than `IDLE_AFTER` runs on the
+    server. Only where psycopg2 waits through `handle_signals`; a task that fails is dropped: it only
+    does early what a later step would do anyway (and then reports)."""
+    _idle[task] = None
+
+
+def _run_idle() -> None:
+    while _idle:
+        task = next(iter(_idle))
+        del _idle[task]
+        try:
+            task()
+        except Exception:  # noqa: BLE001 - see when_idle
+            pass
+
+
 def _wait(conn) -> None:
     """psycopg2's wait callback: poll the connection, cancel the statement on an interrupt."""
     from psycopg2.extensions import POLL_OK, POLL_READ, POLL_WRITE, QueryCanceledError
 
     interrupted: Optional[BaseException] = None
+    started = time.monotonic()
     while True:
         try:
             try:
@@ -48,7 +76,10 @@ def _wait(conn) -> None:
             if state == POLL_OK:
                 break
             if state == POLL_READ:
-                select.select([conn.fileno()], [], [], 1.0)
+                if _idle and interrupted is None and time.monotonic() - started > IDLE_AFTER:
+                    _run_idle()  # the server is still at it (what it answers meanwhile waits in the socket)
+                    continue
+                select.select([conn.fileno()], [], [], IDLE_AFTER if _idle else 1.0)
             elif state == POLL_WRITE:
                 select.select([], [conn.fileno()], [], 1.0)
             else:
