@@ -17,6 +17,9 @@ from . import cache
 
 #: How long the comparison waits for any lock (the records' checks and copies wait as long at most).
 LOCK_TIMEOUT = "2s"
+#: How long a check waits to write its bookkeeping (records of objects found in sync) before leaving it.
+BOOKKEEPING_LOCK_TIMEOUT = "200ms"
+INSUFFICIENT_PRIVILEGE = "42501"
 
 #: The operations of replaceable objects (any other is a table's).
 OBJECT_OPS = (CreateReplaceableObjectOp, DropReplaceableObjectOp, ReplaceReplaceableObjectOp)
@@ -97,7 +100,9 @@ def _lock_error(conn, exc) -> ObjectError:
 def record_in_sync(conn, *, commit: bool) -> None:
     """Record the declared objects the last comparison found in sync and that had no record (databases
     made before the records), and the new rows' version of recorded views whose text it found as
-    recorded: the next check then needs no DDL and deparses nothing. Never on a read-only session.
+    recorded: the next check then needs no DDL and deparses nothing. Never on a read-only session;
+    bookkeeping only, so a lock held elsewhere (200 ms at most) or a role that may not write the
+    records leaves it for the next check.
 
     :param commit: the connection is ours: commit the records (else they join the caller's transaction).
     """
@@ -113,12 +118,21 @@ def record_in_sync(conn, *, commit: bool) -> None:
     current = current_schema(conn)
     missing = [o for o in found if (o.kind, o.schema or current, o.name) not in recorded]
     if missing or moved:
-        with conn.begin_nested():
+        previous = conn.scalar(sa.text("SELECT current_setting('lock_timeout')"))  # a caller's transaction keeps its own
+        savepoint = conn.begin_nested()
+        try:
+            conn.execute(session.SET, {"name": "lock_timeout", "value": BOOKKEEPING_LOCK_TIMEOUT, "local": True})
             if missing:
                 record_unrecorded(conn, missing)
             if moved:
                 for statement in records.ensure_objects(conn):
                     conn.execute(statement)
                 conn.execute(records.refresh_rows())
+            savepoint.commit()
+            conn.execute(session.SET, {"name": "lock_timeout", "value": previous, "local": True})
+        except sa.exc.DBAPIError as exc:
+            savepoint.rollback()  # only bookkeeping: the comparison stands, the next check tries again
+            if not (caused_by(exc, LOCK_NOT_AVAILABLE) or caused_by(exc, INSUFFICIENT_PRIVILEGE)):
+                raise
     if commit:
         conn.commit()

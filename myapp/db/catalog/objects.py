@@ -11,7 +11,8 @@ from typing import Dict, List, Optional, Sequence
 
 import sqlalchemy as sa
 
-from .sql import default_privileges, loads, not_extension_member, privileges, row_version, user_schema
+from .sql import (default_privileges, dependency_names, loads, not_extension_member, privileges, row_version,
+                  user_schema)
 
 _RELATIONS = f"""
     SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
@@ -75,7 +76,7 @@ _FUNCTIONS = f"""
 #: materialized view's indexes. A fraction of the cost of the full rows above.
 _SUMMARIES = f"""
     SELECT c.oid, c.relkind::text AS relkind, n.nspname AS schema, c.relname AS name, '' AS identity,
-           CAST(NULL AS text) AS stored_hash, {row_version('c.oid')} AS catalog_row,
+           CAST(NULL AS text) AS stored_hash, {row_version('c.oid', 'deps.names')} AS catalog_row,
            CASE WHEN c.relacl IS NOT NULL THEN {privileges('c.relacl', 'r', 'c.relowner')} END AS privileges,
            CASE WHEN c.relacl IS NOT NULL THEN {default_privileges('r', 'c.relowner')} END AS default_privileges,
            pg_get_userbyid(c.relowner) AS owner, c.relacl IS NULL AS default_acl,
@@ -88,6 +89,7 @@ _SUMMARIES = f"""
               FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
              WHERE i.indrelid = c.oid), '[]') END AS indexes
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN {dependency_names()} deps ON deps.ev_class = c.oid
     WHERE c.relkind IN ('v', 'm') AND n.nspname = ANY(CAST(:schemas AS text[]))
       AND {not_extension_member("pg_class", "c.oid")}
     UNION ALL

@@ -24,21 +24,45 @@ NOT_EXTENSION_MEMBER = (
 
 
 #: Which versions of the catalog rows PostgreSQL's text of a view (or materialized view) ``{oid}`` is made
-#: from: its rule's and its columns' (xmin, ctid), hashed. Replacing the view, renaming or granting on a
-#: column writes new row versions (a new ctid even within one transaction), so an equal value means
-#: the rows, and so ``pg_get_viewdef``, are as they were, without deparsing. VACUUM FULL, a dump and
-#: restore, or the server-side replacement of a view's dependents give new values for the same text:
-#: then the text is read, and the value recorded again.
+#: from, hashed: its rule's and its columns' (xmin, ctid), and the names of what its rule depends on
+#: (relations and their schemas, columns, functions, types, operators, collations), which its text
+#: prints and a rename elsewhere changes. Replacing the view, renaming or granting on one of its
+#: columns writes new row versions (a new ctid even within one transaction), so an equal value
+#: means the same text, without deparsing. VACUUM FULL, a dump and restore, or the server-side
+#: replacement of a view's dependents give new values for the same text: then the text is read,
+#: and the value recorded again.
 ROW_VERSION = (
     "md5((SELECT string_agg(CAST(r.xmin AS text) || CAST(r.ctid AS text), ',') FROM pg_rewrite r"
     " WHERE r.ev_class = {oid} AND r.rulename = '_RETURN') || '/' ||"
     " coalesce((SELECT string_agg(CAST(a.xmin AS text) || CAST(a.ctid AS text), ',' ORDER BY a.attnum)"
-    " FROM pg_attribute a WHERE a.attrelid = {oid} AND a.attnum > 0), ''))"
+    " FROM pg_attribute a WHERE a.attrelid = {oid} AND a.attnum > 0), '') || '/' || coalesce({names}, ''))"
+)
+
+#: ``(ev_class, names)``: for each view whose rule ``{where}`` selects, the names of what it depends on,
+#: one string (join it to the view for `row_version`'s ``names``); one grouped pass over pg_depend.
+DEPENDENCY_NAMES = (
+    "(SELECT x.ev_class, string_agg(x.name, ',' ORDER BY x.name) AS names FROM (SELECT r.ev_class, CASE d.refclassid"
+    " WHEN 'pg_class'::regclass THEN format('%I.%I.%s', n.nspname, c.relname, coalesce(quote_ident(a.attname), ''))"
+    " WHEN 'pg_proc'::regclass THEN CAST(CAST(d.refobjid AS regprocedure) AS text)"
+    " WHEN 'pg_type'::regclass THEN format_type(d.refobjid, NULL)"
+    " WHEN 'pg_operator'::regclass THEN CAST(CAST(d.refobjid AS regoperator) AS text)"
+    " WHEN 'pg_collation'::regclass THEN CAST(CAST(d.refobjid AS regcollation) AS text) END AS name"
+    " FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid"
+    " AND d.refobjid <> r.ev_class"
+    " LEFT JOIN pg_class c ON d.refclassid = 'pg_class'::regclass AND c.oid = d.refobjid"
+    " LEFT JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid AND d.refobjsubid > 0"
+    " WHERE r.rulename = '_RETURN' AND {where}) x GROUP BY x.ev_class)"
 )
 
 
-def row_version(oid: str) -> str:
-    return ROW_VERSION.format(oid=oid)
+def row_version(oid: str, names: str) -> str:
+    """`ROW_VERSION` of the view ``oid``, given its `DEPENDENCY_NAMES` row's ``names`` column."""
+    return ROW_VERSION.format(oid=oid, names=names)
+
+
+def dependency_names(where: str = "true") -> str:
+    return DEPENDENCY_NAMES.format(where=where)
 
 
 def user_schema(alias: str = "n") -> str:

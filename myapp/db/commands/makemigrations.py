@@ -116,17 +116,20 @@ def makemigrations(
 
     if not check:  # the lint of the revision written needs PostgreSQL's parser: load it while the server works
         interrupts.when_idle(_load_lint_parser)
-    plugins.load(settings.app)
-    with connection.connect(settings, progress, command="makemigrations") as conn:
-        external = conn.in_transaction()
-        at = recorder.current_heads(conn)
-        if set(at) != set(head):
-            raise HistoryError(
-                f"the database is at {', '.join(at) or 'base (no revision)'}, not at head "
-                f"({', '.join(head)}); run 'python -m myapp.db migrate' first"
-            )
-        context, diffs = autogenerate(settings.app, settings.migrations_dir, conn, message, check=check)
-        record_in_sync(conn, commit=not external)
+    try:
+        plugins.load(settings.app)
+        with connection.connect(settings, progress, command="makemigrations") as conn:
+            external = conn.in_transaction()
+            at = recorder.current_heads(conn)
+            if set(at) != set(head):
+                raise HistoryError(
+                    f"the database is at {', '.join(at) or 'base (no revision)'}, not at head "
+                    f"({', '.join(head)}); run 'python -m myapp.db migrate' first"
+                )
+            context, diffs = autogenerate(settings.app, settings.migrations_dir, conn, message, check=check)
+            record_in_sync(conn, commit=not external)
+    finally:  # no statement lasted long enough: the lint imports it itself
+        interrupts.forget_idle(_load_lint_parser)
     if check or not diffs:
         if not diffs:
             progress.note("No changes detected.")

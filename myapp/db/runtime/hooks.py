@@ -39,7 +39,7 @@ def install(migration_context, manager, *, before_step: Optional[Callable] = Non
     :param write_records: write the records (the revisions' and their objects'); lint renders without.
     """
     schema = migration_context.version_table_schema
-    created, recorded = [], []
+    created, recorded, objects_ensured = [], [], []
 
     def wrap(steps: list, context) -> list:
         found = [s for s in steps if isinstance(s, RevisionStep)]
@@ -91,8 +91,11 @@ def install(migration_context, manager, *, before_step: Optional[Callable] = Non
         return record is None or record.data_step not in (records.DATA_PENDING, records.DATA_SKIPPED)
 
     def _record(context, step, duration_ms: int, data_state: Optional[str]) -> None:
-        for statement in records.flush_objects(context):  # what its operations created or dropped
+        flushed = records.flush_objects(context, ensure=not objects_ensured)  # what its operations created or dropped
+        for statement in flushed:
             context.execute(statement)
+        if flushed:
+            objects_ensured.append(True)
         if not created:
             for statement in records.ensure(context.connection, schema, offline=context.as_sql):
                 context.execute(statement)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import select
 import signal
+import threading
 import time
 from typing import Callable, Dict, Optional
 
@@ -43,16 +44,21 @@ def _terminate(signum, frame):
 
 
 def when_idle(task: Callable[[], None]) -> None:
-    """Run ``task`` (once) while the next statement that lasts longer than `IDLE_AFTER` runs on the
-    server. Only where psycopg2 waits through `handle_signals`; a task that fails is dropped: it only
-    does early what a later step would do anyway (and then reports)."""
+    """Run ``task`` (once) while the next statement of the main thread that lasts longer than
+    `IDLE_AFTER` runs on the server. Only where psycopg2 waits through `handle_signals`; a task that
+    fails is dropped: it only does early what a later step would do anyway (and then reports)."""
     _idle[task] = None
 
 
+def forget_idle(task: Callable[[], None]) -> None:
+    """Drop ``task`` if it has not run yet (the step that needed it is done)."""
+    _idle.pop(task, None)
+
+
 def _run_idle() -> None:
-    while _idle:
-        task = next(iter(_idle))
-        del _idle[task]
+    tasks = list(_idle)  # what is queued now: a task that queues itself again waits for the next statement
+    _idle.clear()
+    for task in tasks:
         try:
             task()
         except Exception:  # noqa: BLE001 - see when_idle
@@ -65,6 +71,7 @@ def _wait(conn) -> None:
 
     interrupted: Optional[BaseException] = None
     started = time.monotonic()
+    idle = threading.current_thread() is threading.main_thread()  # not in a watcher's thread
     while True:
         try:
             try:
@@ -76,10 +83,10 @@ def _wait(conn) -> None:
             if state == POLL_OK:
                 break
             if state == POLL_READ:
-                if _idle and interrupted is None and time.monotonic() - started > IDLE_AFTER:
+                if idle and _idle and interrupted is None and time.monotonic() - started > IDLE_AFTER:
                     _run_idle()  # the server is still at it (what it answers meanwhile waits in the socket)
                     continue
-                select.select([conn.fileno()], [], [], IDLE_AFTER if _idle else 1.0)
+                select.select([conn.fileno()], [], [], IDLE_AFTER if idle and _idle else 1.0)
             elif state == POLL_WRITE:
                 select.select([], [conn.fileno()], [], 1.0)
             else:

@@ -31,7 +31,7 @@ from typing import Dict, Iterable, List, Optional
 import sqlalchemy as sa
 
 from ..catalog import lookup
-from ..catalog.sql import row_version
+from ..catalog.sql import dependency_names, row_version
 from .tenancy import schema_of
 
 TABLE = "myapp_db_revisions"
@@ -297,8 +297,10 @@ def ensure_objects(conn, schema: Optional[str] = None, *, offline: bool = False)
 
 
 def _relation_row(kind: str, relkind: str) -> str:
-    return (f"SELECT '{kind}', n.nspname, c.relname, '', md5(pg_get_viewdef(c.oid)), {row_version('c.oid')}"
+    return (f"SELECT '{kind}', n.nspname, c.relname, '', md5(pg_get_viewdef(c.oid)),"
+            f" {row_version('c.oid', 'deps.names')}"
             " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            f" LEFT JOIN LATERAL {dependency_names('r.ev_class = c.oid')} deps ON true"
             f" WHERE c.relkind = '{relkind}' AND c.oid = to_regclass(format('%I.%I',"
             " coalesce(CAST(:schema AS text), current_schema()), CAST(:name AS text)))")
 
@@ -339,15 +341,21 @@ def pending_objects(migration_context) -> list:
     return _pending.setdefault(migration_context, [])
 
 
-def flush_objects(migration_context) -> List[sa.sql.Executable]:
-    """The statements that record (or forget) what the revision just run created (or dropped)."""
+def flush_objects(migration_context, *, ensure: bool = True) -> List[sa.sql.Executable]:
+    """The statements that record (or forget) what the revision just run created (or dropped).
+
+    :param ensure: begin with what makes the objects table complete (`ensure_objects`); a run
+        passes False once an earlier revision's statements did.
+    """
     found = _pending.pop(migration_context, [])
     if not found:
         return []
     schema = migration_context.version_table_schema
     t = objects_table(schema)
     offline = migration_context.as_sql
-    statements = ensure_objects(None if offline else migration_context.connection, schema, offline=offline)
+    statements = []
+    if ensure:
+        statements = ensure_objects(None if offline else migration_context.connection, schema, offline=offline)
     for item in found:
         if item is REFRESH:
             continue
@@ -390,8 +398,9 @@ def refresh_rows(schema: Optional[str] = None) -> sa.sql.Executable:
     t = objects_table(schema)
     stored = sa.text(
         "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END AS kind, n.nspname AS schema,"
-        f" c.relname AS name, c.oid AS oid, {row_version('c.oid')} AS row_version"
-        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm')"
+        f" c.relname AS name, c.oid AS oid, {row_version('c.oid', 'deps.names')} AS row_version"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        f" LEFT JOIN {dependency_names()} deps ON deps.ev_class = c.oid WHERE c.relkind IN ('v', 'm')"
     ).columns(sa.column("kind"), sa.column("schema"), sa.column("name"), sa.column("oid"),
               sa.column("row_version")).subquery("stored")
     moved = t.c.catalog_row.is_distinct_from(stored.c.row_version)

@@ -32,7 +32,8 @@ class Watcher:
     def __init__(self, conn, progress):
         self.progress = progress
         self.last_wait: Optional[Wait] = None
-        self._step = self._last_step = None
+        self._step = None
+        self._seen: dict = {}  # step -> the last wait seen in it, in any attempt
         self._poll = POLL
         self._since = self._next = 0.0
         self._stop = threading.Event()
@@ -68,9 +69,7 @@ class Watcher:
 
     def step_started(self, step) -> None:
         with self._lock:
-            if step != self._last_step:  # a retry keeps what its earlier attempt saw
-                self.last_wait = None
-            self._step = self._last_step = step
+            self._step, self.last_wait = step, self._seen.get(step)  # a retry keeps what an earlier attempt saw
             self._since = time.monotonic()
             self._next = self._since + REMIND
 
@@ -89,7 +88,7 @@ class Watcher:
                 if self._step is None:
                     continue
                 if wait is not None:
-                    self.last_wait = wait
+                    self.last_wait = self._seen[self._step] = wait
                 now = time.monotonic()
                 if now >= self._next:
                     self._next = now + REMIND
