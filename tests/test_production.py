@@ -270,6 +270,33 @@ def test_idle_work_runs_while_the_server_works_and_a_failing_task_is_dropped(adm
     assert started + interrupts.IDLE_AFTER <= ran[0] < ended - 0.2  # while the server slept
 
 
+def test_idle_tasks_run_one_at_a_time_while_the_server_is_still_at_it(admin):
+    """A task that outlasts the statement leaves the next for a later statement: the answer is not kept waiting."""
+    from myapp.db.runtime import interrupts
+
+    interrupts.handle_signals()
+    ran = []
+
+    def slow():
+        time.sleep(0.4)
+        ran.append("slow")
+
+    def second():
+        ran.append("second")
+
+    with admin.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+        interrupts.when_idle(slow)
+        interrupts.when_idle(second)
+        try:
+            assert conn.exec_driver_sql("SELECT pg_sleep(0.1), 1").one()[1] == 1
+            assert ran == ["slow"] and list(interrupts._idle) == [second]
+            assert conn.exec_driver_sql("SELECT pg_sleep(0.2), 2").one()[1] == 2
+            assert ran == ["slow", "second"] and not interrupts._idle
+        finally:
+            interrupts.forget_idle(second)
+
+
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_while_waiting_for_the_lock(sig, status, head_url, engine_for):
     with engine_for(head_url).connect() as holder:

@@ -114,8 +114,9 @@ def makemigrations(
 
     from ..autogenerate.revision import autogenerate, record_in_sync
 
-    if not check:  # the lint of the revision written needs PostgreSQL's parser: load it while the server works
-        interrupts.when_idle(_load_lint_parser)
+    if not check:  # load what writing and linting the revision need while the server works
+        for task in _PRELOAD:
+            interrupts.when_idle(task)
     try:
         plugins.load(settings.app)
         with connection.connect(settings, progress, command="makemigrations") as conn:
@@ -128,8 +129,9 @@ def makemigrations(
                 )
             context, diffs = autogenerate(settings.app, settings.migrations_dir, conn, message, check=check)
             record_in_sync(conn, commit=not external)
-    finally:  # no statement lasted long enough: the lint imports it itself
-        interrupts.forget_idle(_load_lint_parser)
+    finally:  # what no statement lasted long enough for is imported by the step that needs it
+        for task in _PRELOAD:
+            interrupts.forget_idle(task)
     if check or not diffs:
         if not diffs:
             progress.note("No changes detected.")
@@ -142,6 +144,16 @@ def makemigrations(
 
 def _load_lint_parser() -> None:
     import pglast  # noqa: F401
+
+
+def _load_writer() -> None:
+    from ..autogenerate import render  # noqa: F401
+    from ..lint import linter, rules  # noqa: F401
+    from ..runtime import executor  # noqa: F401
+
+
+#: What a revision's writing and its lint import, the slowest first (``interrupts.when_idle``).
+_PRELOAD = (_load_lint_parser, _load_writer)
 
 
 def _lint(settings, revision, progress: Progress):

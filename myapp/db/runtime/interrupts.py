@@ -44,9 +44,10 @@ def _terminate(signum, frame):
 
 
 def when_idle(task: Callable[[], None]) -> None:
-    """Run ``task`` (once) while the next statement of the main thread that lasts longer than
-    `IDLE_AFTER` runs on the server. Only where psycopg2 waits through `handle_signals`; a task that
-    fails is dropped: it only does early what a later step would do anyway (and then reports)."""
+    """Run ``task`` (once) while a statement of the main thread that lasts longer than `IDLE_AFTER`
+    runs on the server; tasks run in the order queued, each only while the server is still at it. Only
+    where psycopg2 waits through `handle_signals`; a task that fails is dropped: it only does early
+    what a later step would do anyway (and then reports)."""
     _idle[task] = None
 
 
@@ -56,13 +57,13 @@ def forget_idle(task: Callable[[], None]) -> None:
 
 
 def _run_idle() -> None:
-    tasks = list(_idle)  # what is queued now: a task that queues itself again waits for the next statement
-    _idle.clear()
-    for task in tasks:
-        try:
-            task()
-        except Exception:  # noqa: BLE001 - see when_idle
-            pass
+    """Run the first task queued (the caller polls again before the next: the answer may be in)."""
+    task = next(iter(_idle))
+    del _idle[task]  # a task that queues itself again runs after the others
+    try:
+        task()
+    except Exception:  # noqa: BLE001 - see when_idle
+        pass
 
 
 def _wait(conn) -> None:
