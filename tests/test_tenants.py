@@ -132,6 +132,22 @@ def test_a_missing_schema_fails_alone_and_says_how_to_create_it(cli, tenants):
                                 "create the tenant with 'python -m myapp.db bootstrap --schema t_nowhere'")
 
 
+def test_a_suggested_command_quotes_the_tenant_for_the_shell(cli, db_url, tenants):
+    """A name with a space or a quote comes back as one shell word: the hint runs as it is printed."""
+    import shlex
+
+    odd = "Tenant O'Hara; x"
+    assert cli("bootstrap", "--schema", odd, "--url", db_url).status == 0
+    again = cli("bootstrap", "--schema", odd, "--url", db_url)
+    assert again.status == 2
+    suggested = again.err.split("use '", 1)[1].rsplit("' to bring it up to date", 1)[0]
+    assert shlex.split(suggested) == ["python", "-m", "myapp.db", "migrate", "--schema", odd]
+    missing = cli("migrate", "--schema", "t_one", "--schema", "no where", "--url", tenants)
+    assert missing.status == 2
+    suggested = missing.out.split("create the tenant with '", 1)[1].splitlines()[0][:-1]
+    assert shlex.split(suggested) == ["python", "-m", "myapp.db", "bootstrap", "--schema", "no where"], missing.out
+
+
 # -- the lock ---------------------------------------------------------------------------
 
 

@@ -6,7 +6,13 @@ callers of the Python API can read the attributes instead of parsing text.
 
 from __future__ import annotations
 
+import shlex
 from typing import Optional
+
+
+def schema_option(schema: Optional[str]) -> str:
+    """`` --schema <name>`` for a command a message suggests, the name quoted for the shell; empty without one."""
+    return f" --schema {shlex.quote(schema)}" if schema else ""
 
 
 def first_line(exc: BaseException) -> str:

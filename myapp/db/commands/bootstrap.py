@@ -8,7 +8,7 @@ from typing import Any, Optional, Tuple
 import sqlalchemy as sa
 
 from .. import plugins
-from ..errors import UsageError
+from ..errors import UsageError, schema_option
 from ..progress import Progress
 from ..runtime import connection, index, recorder, records, revisions, scripts
 from ..runtime import data as data_steps
@@ -72,7 +72,7 @@ def bootstrap(database: Any = None, *, app=None, schema: Optional[str] = None,
         if at:
             raise UsageError(
                 f"{where} already has a migration history (at {', '.join(at)}); "
-                f"use 'python -m myapp.db migrate{' --schema ' + tenant if tenant else ''}' to bring it up to date"
+                f"use 'python -m myapp.db migrate{schema_option(tenant)}' to bring it up to date"
             )
         inspector = sa.inspect(conn)
         found = [t.fullname for t in tables if inspector.has_table(t.name, schema=t.schema or tenant)]

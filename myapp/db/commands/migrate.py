@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional, Sequence
 
 from .. import plugins
-from ..errors import UsageError
+from ..errors import UsageError, schema_option
 from ..progress import Progress
 from ..runtime import connection, index, records, recorder, scripts
 from ..runtime.plan import Plan, Step, plan as make_plan
@@ -131,9 +131,8 @@ def migrate(
     if not p.alembic_steps:
         progress.note("No migrations to apply.")
     if left:
-        tenant = f" --schema {settings.schema}" if settings.schema else ""
         progress.note(f"{len(left)} data step(s) pending ({', '.join(left)}): "
-                      f"run 'python -m myapp.db migrate --data-only{tenant}'")
+                      f"run 'python -m myapp.db migrate --data-only{schema_option(settings.schema)}'")
     return MigrateResult(p, applied=True, data_pending=left)
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .. import plugins
 from ..commands.migrate import check_options, migrate
-from ..errors import CommandError, Interrupted, UsageError, describe_exception
+from ..errors import CommandError, Interrupted, UsageError, describe_exception, schema_option
 from ..progress import Progress, StreamProgress
 from ..runtime import connection, interrupts, scripts
 from ..settings import Settings
@@ -104,7 +104,7 @@ def _survey(job: Job, index: int, emit) -> pool.Result:
                 for s, detail in found.unchanged.items()]
     outcomes += [Outcome(database, s, FAILED, position=(index, order[s]),
                          reason=f"schema {s!r} does not exist; create the tenant with "
-                                f"'python -m myapp.db bootstrap --schema {s}'") for s in found.missing]
+                                f"'python -m myapp.db bootstrap{schema_option(s)}'") for s in found.missing]
     if job.schema_mode:
         emit(f"{database}: {len(found.order)} tenant schema(s) read in {ms:.0f} ms: {len(found.todo)} to do, "
              f"{len(found.unchanged)} unchanged" + (f", {len(found.missing)} missing" if found.missing else ""))
