@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 PROG = "python -m myapp.db"
@@ -38,7 +39,7 @@ def with_app(args, text: str) -> str:
     spec = getattr(args, "app", None)
     if not spec or not isinstance(spec, str):
         return text
-    return text.replace(f"'{PROG} ", f"'{PROG} --app {spec} ")
+    return text.replace(f"'{PROG} ", f"'{PROG} --app {shlex.quote(spec)} ")
 
 
 def settings(args):
