@@ -297,6 +297,41 @@ def test_idle_tasks_run_one_at_a_time_while_the_server_is_still_at_it(admin):
             interrupts.forget_idle(second)
 
 
+
+def test_meanwhile_work_starts_at_the_first_wait_before_idle_work_and_is_forgotten_after_the_block(admin):
+    """`meanwhile` is work the next step needs anyway: it starts as soon as the server is busy (no
+    `IDLE_AFTER`), ahead of imports queued with `when_idle`, and never outlives its block."""
+    from myapp.db.runtime import interrupts
+
+    interrupts.handle_signals()
+    ran = []
+
+    def preload():
+        ran.append("preload")
+
+    def needed():
+        ran.append(("needed", time.monotonic()))
+
+    def never():
+        ran.append("never")
+
+    with admin.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+        interrupts.when_idle(preload)
+        try:
+            with interrupts.meanwhile(needed):
+                started = time.monotonic()
+                assert conn.exec_driver_sql("SELECT pg_sleep(0.3), 7").one()[1] == 7
+                ended = time.monotonic()
+            assert ran[0][0] == "needed" and started <= ran[0][1] < ended - 0.2  # while the server slept
+            assert ran[1:] == ["preload"]  # queued earlier, run after it, in the same wait
+            with interrupts.meanwhile(never):
+                pass  # no statement: the task is dropped with the block
+            assert never not in interrupts._idle and "never" not in ran
+            conn.exec_driver_sql("SELECT pg_sleep(0.1)")
+            assert "never" not in ran
+        finally:
+            interrupts.forget_idle(preload)
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_while_waiting_for_the_lock(sig, status, head_url, engine_for):
     with engine_for(head_url).connect() as holder:

@@ -49,7 +49,7 @@ from typing import List, Optional, Set
 from .. import compat
 from ..errors import ConfigurationError
 from ..catalog import fingerprint
-from ..runtime import index, records, scripts
+from ..runtime import index, interrupts, records, scripts
 
 VERSION = 3
 VARIABLE = "MYAPP_DB_TABLE_CACHE"
@@ -214,13 +214,20 @@ class Memo:
         return cls(_cache_file(app, migrations_dir), search_path, server)
 
     @functools.cached_property
-    def _same_code(self) -> Optional[dict]:
-        """The cache file's contents when they were written by the code running now (its files, the
-        comparators, the Python), read and checked once per memo; else None."""
+    def _written(self) -> Optional[dict]:
+        """The cache file's contents when this Python and these comparators wrote them (its files not
+        checked yet), read once per memo; else None."""
         cached = _read(self.path)
         if cached is None or cached.get("python") != _python() or cached["comparators"] != _comparators():
             return None
-        return cached if _unchanged(cached["files"], cached["folders"]) else None
+        return cached
+
+    @functools.cached_property
+    def _same_code(self) -> Optional[dict]:
+        """The cache file's contents when they were written by the code running now (its files, the
+        comparators, the Python), checked once per memo; else None."""
+        cached = self._written
+        return cached if cached is not None and _unchanged(cached["files"], cached["folders"]) else None
 
     def _schemas(self, table_schemas) -> List[str]:
         """Every schema a reflection of the models' tables reads: the search path's and those they name."""
@@ -232,8 +239,12 @@ class Memo:
 
     def in_sync(self, conn) -> Optional[List[Optional[str]]]:
         """The schemas the models' tables name, when this code found these tables in sync before; else None."""
-        cached = self._same_code
-        if cached is None or self._fingerprint(conn, cached["table_schemas"]) not in cached["clean"]:
+        cached = self._written
+        if cached is None:
+            return None
+        with interrupts.meanwhile(lambda: self._same_code):  # the files are checked while the server reads
+            taken = self._fingerprint(conn, cached["table_schemas"])
+        if self._same_code is None or taken not in cached["clean"]:
             return None
         return cached["table_schemas"]
 

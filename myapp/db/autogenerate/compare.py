@@ -252,6 +252,8 @@ def _fold_dependents(conn, changes: list) -> list:
     compile; so the new version takes its place when the base is replaced.
     """
     replaces = [op for op in changes if isinstance(op, ReplaceReplaceableObjectOp)]
+    if len(replaces) < 2:
+        return changes  # nothing to fold into another (and no catalog to read for it)
     folded = set()
     for op in replaces:
         if id(op) in folded:

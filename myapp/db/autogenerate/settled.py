@@ -34,7 +34,7 @@ from ..replaceable.base import ReplaceableObject, expand, source_hash
 from ..replaceable.matview import MatviewIndex, ReplaceableMatview
 from ..replaceable.ops import CreateReplaceableObjectOp, ReplaceReplaceableObjectOp
 from ..replaceable.view import ReplaceableView
-from ..runtime import records
+from ..runtime import interrupts, records
 
 TEMP = "pg_temp"
 #: ``connection.info`` key: a recorded view's text is as recorded, on rows that moved (`records.refresh_rows`).
@@ -140,9 +140,16 @@ def settle(conn, declared: Sequence[ReplaceableObject], schemas: Sequence[str], 
     recorded = records.read_objects(conn)
     if recorded is None:
         return None
+    hashes: Dict[int, str] = {}
+
+    def hash_declared() -> None:
+        for obj in declared:
+            hashes[id(obj)] = source_hash(obj)
+
     stored_by_name: Dict[tuple, list] = {}
-    for summary in map(_Summary.of, catalog.summaries(conn, schemas)):
-        stored_by_name.setdefault(summary.identity[:3], []).append(summary)
+    with interrupts.meanwhile(hash_declared):  # the declarations are hashed while the server reads the catalog
+        for summary in map(_Summary.of, catalog.summaries(conn, schemas)):
+            stored_by_name.setdefault(summary.identity[:3], []).append(summary)
     matched: Dict[int, object] = {}
     creates, pairs, unread = [], [], []
     for obj in declared:
@@ -169,7 +176,7 @@ def settle(conn, declared: Sequence[ReplaceableObject], schemas: Sequence[str], 
                 conn.info[ROWS_MOVED] = True  # the same text on new rows: a check may record them
     candidates = []
     for obj, summary, record in pairs:
-        if (record is not None and record[:2] == (source_hash(obj), summary.stored_hash)
+        if (record is not None and record[:2] == (hashes.get(id(obj)) or source_hash(obj), summary.stored_hash)
                 and _grants_and_indexes_hold(summary, obj)):
             continue  # in sync, and nobody edited it since
         candidates.append((obj, summary))
@@ -218,7 +225,10 @@ def _normalise(conn, objects: List[ReplaceableObject], kinds, *,
         created = registry.create_all(conn, temps)
         temp_schema = conn.scalar(sa.text("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()"))
         read = {}
-        for kind in () if not read_back else (ReplaceableView, *[k for k in kinds if k is not ReplaceableView and k is not ReplaceableMatview]):
+        # The kinds the copies are of (a matview's is a view); each read once.
+        wanted = [k for k in dict.fromkeys((ReplaceableView, *kinds)) if k is not ReplaceableMatview
+                  and any(isinstance(t, k) for t in temps)] if read_back else []
+        for kind in wanted:
             for obj in kind.from_database(conn, [temp_schema]):
                 read[(obj.kind, obj.name)] = obj
     except ObjectError as exc:

@@ -9,21 +9,23 @@ KeyboardInterrupt by itself.
 
 The same wait runs the work a command queued for when the server is busy
 (`when_idle`): a module a later step needs is imported while a long statement
-runs, time no one else was using.
+runs, time no one else was using; and the work the next step needs anyway
+(`meanwhile`) is done while the server answers the statements before it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import select
 import signal
 import threading
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Iterator, Optional
 
 #: How long a statement runs before the queued idle work starts beside it.
 IDLE_AFTER = 0.02
 
-_idle: Dict[Callable[[], None], None] = {}  # ordered, each task once
+_idle: Dict[Callable[[], None], float] = {}  # ordered, each task once: how long a statement runs before it starts
 
 
 class Terminated(KeyboardInterrupt):
@@ -48,12 +50,31 @@ def when_idle(task: Callable[[], None]) -> None:
     runs on the server; tasks run in the order queued, each only while the server is still at it. Only
     where psycopg2 waits through `handle_signals`; a task that fails is dropped: it only does early
     what a later step would do anyway (and then reports)."""
-    _idle[task] = None
+    _idle[task] = IDLE_AFTER
 
 
 def forget_idle(task: Callable[[], None]) -> None:
     """Drop ``task`` if it has not run yet (the step that needed it is done)."""
     _idle.pop(task, None)
+
+
+@contextlib.contextmanager
+def meanwhile(task: Callable[[], None]) -> Iterator[None]:
+    """Run ``task`` while the server answers a statement of the block, from the first wait on and
+    before any task `when_idle` queued: work the step after the block needs anyway, done in time
+    the client would spend waiting. The step after checks what it finds done (the task may not run:
+    no statement waited, or it failed) and does the rest itself."""
+    global _idle
+    _idle = {task: 0.0, **{t: d for t, d in _idle.items() if t is not task}}
+    try:
+        yield
+    finally:
+        forget_idle(task)
+
+
+def _due(elapsed: float) -> Optional[float]:
+    """How long until the first task queued may start (0 or less: now); None with none queued."""
+    return next(iter(_idle.values())) - elapsed if _idle else None
 
 
 def _run_idle() -> None:
@@ -84,10 +105,11 @@ def _wait(conn) -> None:
             if state == POLL_OK:
                 break
             if state == POLL_READ:
-                if idle and _idle and interrupted is None and time.monotonic() - started > IDLE_AFTER:
+                due = _due(time.monotonic() - started) if idle and interrupted is None else None
+                if due is not None and due <= 0:
                     _run_idle()  # the server is still at it (what it answers meanwhile waits in the socket)
                     continue
-                select.select([conn.fileno()], [], [], IDLE_AFTER if idle and _idle else 1.0)
+                select.select([conn.fileno()], [], [], 1.0 if due is None else due)
             elif state == POLL_WRITE:
                 select.select([], [conn.fileno()], [], 1.0)
             else:
