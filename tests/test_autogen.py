@@ -109,6 +109,56 @@ def test_generated_revision_applies_reverses_and_is_frozen(cli, migrations_copy,
     assert snapshot(engine) == before
 
 
+def _write_during_a_slow_check(monkeypatch, versions, outcome):
+    """Have the check of the new objects' order take 0.3 s on the server (so the revision is written and
+    linted meanwhile, where psycopg2's wait runs it), then end with ``outcome(conn, objects)``."""
+    from myapp.db.autogenerate import settled
+
+    seen = []
+
+    def slow(conn, objects):
+        conn.exec_driver_sql("SELECT pg_sleep(0.3)")
+        seen.append(sorted(p.name for p in versions.glob("*.py")))
+        return outcome(conn, objects)
+
+    monkeypatch.setattr(settled, "create_pending", slow)
+    return seen
+
+
+def test_a_revision_written_while_its_order_was_checked_is_kept_only_if_the_order_holds(
+        cli, migrations_copy, head_url, registry, engine_for, monkeypatch):
+    """New objects only: the revision is written while the server creates their copies. When that
+    fails, the file goes and the comparison runs again, creating the copies first (which finds
+    an order by trying): one revision, in an order that applies."""
+    versions = migrations_copy / "versions"
+    before = set(versions.glob("*.py"))
+    seen = _write_during_a_slow_check(monkeypatch, versions, lambda conn, objects: False)
+    registry(*APP, ReplaceableView("north", "SELECT * FROM station_positions WHERE latitude > 0"),
+             ReplaceableView("far_north", "SELECT * FROM north WHERE latitude > 60"))
+    path = write(cli, head_url, "northern positions")
+    meanwhile = "+psycopg2:" in head_url  # the wait that runs the writing (psycopg 3 waits on its own)
+    assert len(seen) == 1 and len(seen[0]) == len(before) + meanwhile  # written during the check, then removed
+    assert set(versions.glob("*.py")) - before == {path} and path.name not in seen[0]
+    source = path.read_text()
+    assert source.index("op.create_replaceable_object(north)") < source.index("op.create_replaceable_object(far_north)")
+    up_down_up(cli, head_url)
+
+
+def test_a_revision_written_while_the_check_finds_an_object_that_cannot_be_created_is_removed(
+        cli, migrations_copy, head_url, registry, monkeypatch):
+    from myapp.db.autogenerate import settled
+
+    versions = migrations_copy / "versions"
+    before = set(versions.glob("*.py"))
+    seen = _write_during_a_slow_check(monkeypatch, versions, settled.create_pending)
+    registry(*APP, ReplaceableView("broken", "SELECT no_such_column FROM stations"))
+    result = cli("makemigrations", "-m", "broken view", "--url", head_url)
+    assert result.status == 2 and "broken" in result.err and "Traceback" not in result.err, result
+    meanwhile = "+psycopg2:" in head_url
+    assert len(seen) == 1 and len(seen[0]) == len(before) + meanwhile  # it was written meanwhile
+    assert set(versions.glob("*.py")) == before
+
+
 def test_base_and_dependent_changing_together(cli, migrations_copy, head_url, registry, engine_for):
     """The dependent's old version no longer compiles against the new base: both go in one step."""
     engine = engine_for(head_url)

@@ -26,7 +26,7 @@ OBJECT_OPS = (CreateReplaceableObjectOp, DropReplaceableObjectOp, ReplaceReplace
 
 
 def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None, *,
-                 check: bool = False) -> Tuple[Optional[RevisionContext], List[Any]]:
+                 check: bool = False, defer_creates: bool = False) -> Tuple[Optional[RevisionContext], List[Any]]:
     """Compare the App's models and objects with the database on ``conn``; change nothing in the end.
 
     What the comparison does happens in a savepoint that is rolled back (it
@@ -34,9 +34,41 @@ def autogenerate(app, migrations_dir: Path, conn, message: Optional[str] = None,
     known to be in sync (`myapp.db.autogenerate.cache`), only the objects are compared.
     :param check: only the differences are wanted: no revision is prepared, so Alembic's revision
         map (every revision module imported) is not needed; the caller has checked the heads.
+    :param defer_creates: when every object that differs is new, leave creating their copies (which
+        checks they can be created in the order of the operations) to `validate_new`, which the
+        caller runs before it keeps the revision.
     :return: the `RevisionContext` (holding the new revision's operations; None with ``check``)
         and the differences.
     """
+    from .settled import DEFER, PENDING
+
+    conn.info.pop(PENDING, None)
+    conn.info[DEFER] = defer_creates
+    try:
+        return _autogenerate(app, migrations_dir, conn, message, check)
+    finally:
+        conn.info.pop(DEFER, None)
+
+
+def validate_new(conn) -> bool:
+    """Whether the new objects the last `autogenerate` (with ``defer_creates``) left unchecked can be
+    created in the order of its operations (True when it left none). False: run the comparison
+    again without deferring, which finds an order or names the object that cannot be created."""
+    from .settled import PENDING, create_pending
+
+    pending = conn.info.pop(PENDING, None)
+    if not pending:
+        return True
+    try:
+        return create_pending(conn, pending)
+    except sa.exc.DBAPIError as exc:
+        if caused_by(exc, LOCK_NOT_AVAILABLE):
+            raise _lock_error(conn, exc) from None
+        raise
+
+
+def _autogenerate(app, migrations_dir: Path, conn, message: Optional[str], check: bool
+                  ) -> Tuple[Optional[RevisionContext], List[Any]]:
     memo, in_sync = cache.Memo.open(app, migrations_dir, conn), None
     if memo is not None:
         in_sync = memo.in_sync(conn)  # the tables' schemas, when they are known to be in sync

@@ -37,6 +37,11 @@ from ..replaceable.view import ReplaceableView
 from ..runtime import interrupts, records
 
 TEMP = "pg_temp"
+#: ``connection.info`` key: the caller creates the new objects' copies itself, after the comparison
+#: (`create_pending`): a comparison that finds only new objects then sends no DDL.
+DEFER = "myapp_db_defer_creates"
+#: ``connection.info`` key: the new objects a deferred comparison found, in the order of its operations.
+PENDING = "myapp_db_pending_creates"
 #: ``connection.info`` key: a recorded view's text is as recorded, on rows that moved (`records.refresh_rows`).
 ROWS_MOVED = "myapp_db_rows_moved"
 
@@ -195,6 +200,10 @@ def settle(conn, declared: Sequence[ReplaceableObject], schemas: Sequence[str], 
         changes += [ReplaceReplaceableObjectOp(obj, stored) for obj, stored in candidates]
         return changes, removed, []
     wanted = {id(obj) for obj in creates} | {id(obj) for obj, _ in candidates}
+    if not candidates and conn.info.get(DEFER):  # nothing to read back: the copies can wait
+        order = registry.dependency_order([obj for obj in declared if id(obj) in wanted])
+        conn.info[PENDING] = order
+        return [CreateReplaceableObjectOp(obj) for obj in order], removed, []
     normalised = _normalise(conn, [obj for obj in declared if id(obj) in wanted], kinds, read_back=bool(candidates))
     if normalised is None:
         return None
@@ -249,6 +258,25 @@ def _normalise(conn, objects: List[ReplaceableObject], kinds, *,
             return None
         copies[id(obj)] = found
     return [originals[id(t)] for t in created], copies
+
+
+def create_pending(conn, objects: Sequence[ReplaceableObject]) -> bool:
+    """Whether temporary copies of ``objects`` can be created in the order given, all at once (then rolled
+    back): what `_normalise` would have found, for a comparison deferred with `DEFER`. A lock waited
+    for longer than the lock timeout raises; any other error is False (the full comparison then
+    finds an order, or names the object that cannot be created)."""
+    temps = [_temporary(obj) for obj in objects]
+    savepoint = conn.begin_nested()
+    try:
+        conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+        registry.execute_all(conn, [s for temp in temps for s in (temp.create(), *temp.after_create())])
+        return True
+    except sa.exc.DBAPIError as exc:
+        if caused_by(exc, LOCK_NOT_AVAILABLE):
+            raise
+        return False
+    finally:
+        savepoint.rollback()
 
 
 def record_unrecorded(conn, objects: Sequence[ReplaceableObject]) -> None:

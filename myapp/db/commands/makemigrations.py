@@ -8,7 +8,7 @@ import sysconfig
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from alembic.util import rev_id
 
@@ -112,11 +112,13 @@ def makemigrations(
         sc = script.generate_revision(rev_id(), message, head="head")
         return MakeMigrationsResult(path=sc.path)
 
-    from ..autogenerate.revision import autogenerate, record_in_sync
+    from ..autogenerate.revision import autogenerate, record_in_sync, validate_new
 
     if not check:  # load what writing and linting the revision need while the server works
         for task in _PRELOAD:
             interrupts.when_idle(task)
+    written: List[Tuple[str, Any]] = []  # (path, lint report) of the revision, once written and linted
+    context = None
     try:
         plugins.load(settings.app)
         with connection.connect(settings, progress, command="makemigrations") as conn:
@@ -127,8 +129,28 @@ def makemigrations(
                     f"the database is at {', '.join(at) or 'base (no revision)'}, not at head "
                     f"({', '.join(head)}); run 'python -m myapp.db migrate' first"
                 )
-            context, diffs = autogenerate(settings.app, settings.migrations_dir, conn, message, check=check)
+            context, diffs = autogenerate(settings.app, settings.migrations_dir, conn, message, check=check,
+                                          defer_creates=not check)
+            if not check and diffs:
+                first = context
+
+                def write() -> None:
+                    written.append(_write(settings, first))
+
+                # The revision is written and linted while the server checks that its new objects can be
+                # created in its order; it is kept only if they can.
+                with interrupts.meanwhile(write):
+                    valid = validate_new(conn)
+                partial = not written and _discard(settings, first)  # the task failed midway
+                if not valid or partial:  # compare again, creating the copies first, and write after
+                    _discard(settings, first)
+                    written.clear()
+                    context, diffs = autogenerate(settings.app, settings.migrations_dir, conn, message)
             record_in_sync(conn, commit=not external)
+    except BaseException:
+        if context is not None and not check:
+            _discard(settings, context)  # no revision from a command that failed
+        raise
     finally:  # what no statement lasted long enough for is imported by the step that needs it
         for task in _PRELOAD:
             interrupts.forget_idle(task)
@@ -136,10 +158,32 @@ def makemigrations(
         if not diffs:
             progress.note("No changes detected.")
         return MakeMigrationsResult(diffs=diffs)
+    if not written:
+        written.append(_write(settings, context))
+    path, report = written[0]
+    _say(report, progress)
+    return MakeMigrationsResult(path=path, diffs=diffs, lint=report)
+
+
+def _write(settings: Settings, context) -> Tuple[str, Any]:
+    """Write the revision ``context`` holds and lint it: its path and the lint's report."""
     written = [sc for sc in context.generate_scripts() if sc is not None]
     scripts.adopt(settings.migrations_dir, context.script_directory)  # its map has the new revision
-    report = _lint(settings, written[0], progress)
-    return MakeMigrationsResult(path=written[0].path, diffs=diffs, lint=report)
+    return written[0].path, _lint(settings, written[0])
+
+
+def _discard(settings: Settings, context) -> bool:
+    """Remove the file of the revision ``context`` holds, if it was written, and forget the revision
+    map that has it; whether there was one."""
+    versions = settings.migrations_dir / "versions"
+    found = False
+    for revision in context.generated_revisions:
+        for path in versions.glob(f"{revision.rev_id}_*.py"):
+            path.unlink(missing_ok=True)
+            found = True
+    if found:
+        scripts.forget(settings.migrations_dir)
+    return found
 
 
 def _load_lint_parser() -> None:
@@ -156,18 +200,20 @@ def _load_writer() -> None:
 _PRELOAD = (_load_lint_parser, _load_writer)
 
 
-def _lint(settings, revision, progress: Progress):
-    """Lint the revision just written and say what it found; a finding never fails makemigrations."""
+def _lint(settings, revision):
+    """Lint the revision just written (`_say` tells what it found; a finding never fails makemigrations)."""
     from ..lint.linter import lint
     from ..lint.rules import BUILTIN
 
-    report = lint(settings.app, settings.migrations_dir, [revision], rules=[*BUILTIN, *plugins.load().rules])
+    return lint(settings.app, settings.migrations_dir, [revision], rules=[*BUILTIN, *plugins.load().rules])
+
+
+def _say(report, progress: Progress) -> None:
     for r in report.revisions:
         if r.error:
             progress.note(f"Lint could not check {r.revision}: {r.error}")
         for c in r.open_findings:
             progress.note(f"Lint: {c.finding.rule}: {c.finding.message}; instead: {c.finding.alternative}")
-    return report
 
 
 def _merge(script, settings: Settings, message: Optional[str], progress: Progress) -> MakeMigrationsResult:

@@ -24,6 +24,8 @@ from typing import Callable, Dict, Iterator, Optional
 
 #: How long a statement runs before the queued idle work starts beside it.
 IDLE_AFTER = 0.02
+#: How long a statement runs before `meanwhile` work starts: past the round trip of a SAVEPOINT or a SET.
+MEANWHILE_AFTER = 0.002
 
 _idle: Dict[Callable[[], None], float] = {}  # ordered, each task once: how long a statement runs before it starts
 
@@ -60,12 +62,12 @@ def forget_idle(task: Callable[[], None]) -> None:
 
 @contextlib.contextmanager
 def meanwhile(task: Callable[[], None]) -> Iterator[None]:
-    """Run ``task`` while the server answers a statement of the block, from the first wait on and
-    before any task `when_idle` queued: work the step after the block needs anyway, done in time
-    the client would spend waiting. The step after checks what it finds done (the task may not run:
+    """Run ``task`` while the server answers a statement of the block that runs longer than
+    `MEANWHILE_AFTER`, before any task `when_idle` queued: work the step after the block needs
+    anyway, done in time the client would spend waiting. The step after checks what it finds done (the task may not run:
     no statement waited, or it failed) and does the rest itself."""
     global _idle
-    _idle = {task: 0.0, **{t: d for t, d in _idle.items() if t is not task}}
+    _idle = {task: MEANWHILE_AFTER, **{t: d for t, d in _idle.items() if t is not task}}
     try:
         yield
     finally:

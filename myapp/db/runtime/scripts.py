@@ -118,6 +118,12 @@ def adopt(migrations_dir: Path, script: AppScripts) -> None:
     _cache[(migrations_dir, _listing(migrations_dir))] = script
 
 
+def forget(migrations_dir: Path) -> None:
+    """Drop the folder's cached `ScriptDirectory` objects (a revision written into one was removed again)."""
+    for key in [key for key in _cache if key[0] == migrations_dir]:
+        del _cache[key]
+
+
 def _new(migrations_dir: Path) -> AppScripts:
     versions = migrations_dir / "versions"
     if not versions.is_dir():
