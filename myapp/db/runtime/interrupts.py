@@ -64,8 +64,8 @@ def forget_idle(task: Callable[[], None]) -> None:
 def meanwhile(task: Callable[[], None]) -> Iterator[None]:
     """Run ``task`` while the server answers a statement of the block that runs longer than
     `MEANWHILE_AFTER`, before any task `when_idle` queued: work the step after the block needs
-    anyway, done in time the client would spend waiting. The step after checks what it finds done (the task may not run:
-    no statement waited, or it failed) and does the rest itself."""
+    anyway, done in time the client would spend waiting. The step after checks what it finds
+    done and does the rest itself (the task may not run: no statement waited, or it failed)."""
     global _idle
     _idle = {task: MEANWHILE_AFTER, **{t: d for t, d in _idle.items() if t is not task}}
     try:
