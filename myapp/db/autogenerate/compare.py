@@ -77,7 +77,7 @@ def _create_for_comparison(conn, declared: Sequence[ReplaceableObject], kept=fro
         empty.append(obj)
     savepoint = conn.begin_nested()
     try:  # in the order given, at once: right when the registry lists bases first
-        _execute_all(conn, [s for obj in empty for s in (obj.create(), *obj.after_create())])
+        _execute_all(conn, registry.create_statements(empty))
         savepoint.commit()
         return list(declared)
     except sa.exc.DBAPIError:

@@ -200,11 +200,12 @@ def settle(conn, declared: Sequence[ReplaceableObject], schemas: Sequence[str], 
         changes += [ReplaceReplaceableObjectOp(obj, stored) for obj, stored in candidates]
         return changes, removed, []
     wanted = {id(obj) for obj in creates} | {id(obj) for obj, _ in candidates}
+    to_create = [obj for obj in declared if id(obj) in wanted]
     if not candidates and conn.info.get(DEFER):  # nothing to read back: the copies can wait
-        order = registry.dependency_order([obj for obj in declared if id(obj) in wanted])
+        order = registry.dependency_order(to_create)
         conn.info[PENDING] = order
         return [CreateReplaceableObjectOp(obj) for obj in order], removed, []
-    normalised = _normalise(conn, [obj for obj in declared if id(obj) in wanted], kinds, read_back=bool(candidates))
+    normalised = _normalise(conn, to_create, kinds, read_back=bool(candidates))
     if normalised is None:
         return None
     order, copies = normalised
@@ -265,11 +266,11 @@ def create_pending(conn, objects: Sequence[ReplaceableObject]) -> bool:
     back): what `_normalise` would have found, for a comparison deferred with `DEFER`. A lock waited
     for longer than the lock timeout raises; any other error is False (the full comparison then
     finds an order, or names the object that cannot be created)."""
-    temps = [_temporary(obj) for obj in objects]
+    statements = registry.create_statements(_temporary(obj) for obj in objects)
     savepoint = conn.begin_nested()
     try:
         conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
-        registry.execute_all(conn, [s for temp in temps for s in (temp.create(), *temp.after_create())])
+        registry.execute_all(conn, statements)
         return True
     except sa.exc.DBAPIError as exc:
         if caused_by(exc, LOCK_NOT_AVAILABLE):

@@ -141,8 +141,9 @@ def makemigrations(
                 # created in its order; it is kept only if they can.
                 with interrupts.meanwhile(write):
                     valid = validate_new(conn)
-                partial = not written and _discard(settings, first)  # the task failed midway
-                if not valid or partial:  # compare again, creating the copies first, and write after
+                if not written and _discard(settings, first):
+                    valid = False  # the task failed midway: its file is gone, and its revision map with it
+                if not valid:  # compare again, creating the copies first, and write after
                     _discard(settings, first)
                     written.clear()
                     context, diffs = autogenerate(settings.app, settings.migrations_dir, conn, message)
@@ -178,7 +179,7 @@ def _discard(settings: Settings, context) -> bool:
     versions = settings.migrations_dir / "versions"
     found = False
     for revision in context.generated_revisions:
-        for path in versions.glob(f"{revision.rev_id}_*.py"):
+        for path in versions.glob(f"{revision.rev_id}_*.py"):  # scripts' file_template: <rev>_<slug>
             path.unlink(missing_ok=True)
             found = True
     if found:

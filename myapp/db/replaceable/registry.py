@@ -88,6 +88,11 @@ def dependency_order(objects: Sequence[ReplaceableObject]) -> List[ReplaceableOb
     return [objects[i] for i in order]
 
 
+def create_statements(objects: Iterable[ReplaceableObject]) -> list:
+    """The statements that create ``objects`` in the order given: each one's CREATE, then what follows it."""
+    return [s for obj in objects for s in (obj.create(), *obj.after_create())]
+
+
 def execute_all(conn, statements) -> None:
     """Send statements in one round trip (one each for asyncpg, whose prepared statements hold one)."""
     if conn.dialect.driver == "asyncpg":
@@ -111,7 +116,7 @@ def create_all(conn, objects: Iterable[ReplaceableObject]) -> List[ReplaceableOb
     ordered = dependency_order(list(objects))
     savepoint = conn.begin_nested()
     try:
-        execute_all(conn, [s for obj in ordered for s in (obj.create(), *obj.after_create())])
+        execute_all(conn, create_statements(ordered))
         savepoint.commit()
         return ordered
     except sa.exc.DBAPIError:
