@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -58,6 +59,34 @@ def test_a_no_op_migrate_imports_only_what_it_needs(head_url, tmp_path):
     ))]
     assert needless == [], needless
     assert "myapp.db.runtime.index" in imported  # the no-op was decided by the index, not the revision map
+
+
+# The command line as its own process's entry, with the collector on or off beforehand.
+FREEZE_DRIVER = """\
+import gc, json, sys
+if sys.argv[1] == "off":
+    gc.disable()
+from myapp.db.cli import main
+status = main(["heads"])
+print(json.dumps([status, gc.get_freeze_count(), gc.isenabled()]))
+"""
+
+
+@pytest.mark.parametrize("collector", ["on", "off"])
+def test_the_libraries_imported_at_start_up_are_frozen_for_the_collector(tmp_path, collector):
+    driver = tmp_path / "driver.py"
+    driver.write_text(FREEZE_DRIVER)
+    proc = subprocess.run([sys.executable, str(driver), collector], capture_output=True, text=True)
+    status, frozen, enabled = json.loads(proc.stdout.splitlines()[-1])
+    assert status == 0, proc.stderr
+    assert frozen > 50_000  # SQLAlchemy's, Alembic's and psycopg2's objects: never scanned again
+    assert enabled == (collector == "on")  # on again for what the command makes; a caller's "off" kept
+
+
+def test_main_called_again_in_a_process_leaves_its_collector_alone(cli):
+    before = gc.get_freeze_count()
+    assert cli("heads").status == 0
+    assert gc.get_freeze_count() == before and gc.isenabled()
 
 
 def test_targets_zero_prefix_and_relative(cli, db_url, engine_for):
