@@ -3,12 +3,16 @@
 
     python bench/noop_migrate.py [--runs 5] [--warmup 1] [--revisions 1000]
 
-Three cases, timed as whole subprocesses in interleaved rounds (floor, no-op
-with the generated history, no-op with the app's history, floor, ...), after
+Four cases, timed as whole subprocesses in interleaved rounds (floor, lean
+floor, no-op with the generated history, no-op with the app's history,
+floor, ...), after
 one untimed warm-up round:
 
 * floor: ``python -c "import sqlalchemy, alembic, psycopg2"``, what any
   command pays to start Python and import its libraries;
+* lean floor: the same imports made as the command line makes them (Mako's
+  pygments hook blocked, the garbage collector off and then frozen), so
+  the ratios to it show what the command does beyond its imports;
 * ``python -m myapp.db migrate --url URL`` with a generated history of
   ``--revisions`` (default 1000) linear revisions (MYAPP_MIGRATIONS_DIR):
   the package's own revision files copied unchanged, then cheap
@@ -87,18 +91,21 @@ def main(argv=None) -> int:
             app_template = head_template(dbs, base, app_head, app_label)
 
             floor = c.Case("floor: import sqlalchemy, alembic, psycopg2", lambda: (c.FLOOR_ARGV, base))
+            lean = c.Case("lean floor: the same, as the CLI imports", lambda: (c.LEAN_FLOOR_ARGV, base))
             gen = noop_case(dbs, gen_env, gen_template, gen_head, gen_label)
             app = noop_case(dbs, base, app_template, app_head, app_label)
 
             c.header("no-op migrate (database at head) vs the import floor", args.runs, args.warmup,
                      dbs.server_version())
-            c.run_interleaved([floor, gen, app], args.runs, args.warmup)
+            c.run_interleaved([floor, lean, gen, app], args.runs, args.warmup)
 
             print()
-            c.print_table([floor, gen, app])
+            c.print_table([floor, lean, gen, app])
             print()
             print(c.ratio_line(gen, floor, f"ratio no-op ({args.revisions} rev) / floor"))
             print(c.ratio_line(app, floor, f"ratio no-op ({own} rev) / floor"))
+            print(c.ratio_line(gen, lean, f"ratio no-op ({args.revisions} rev) / lean floor"))
+            print(c.ratio_line(app, lean, f"ratio no-op ({own} rev) / lean floor"))
             print(c.ratio_line(gen, app, f"ratio no-op ({args.revisions} rev) / no-op ({own} rev)"))
             print(c.difference_line(gen, floor, f"no-op ({args.revisions} rev) above floor"))
             print(c.difference_line(app, floor, f"no-op ({own} rev) above floor"))

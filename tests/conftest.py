@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,16 @@ URL_VARIABLE = myapp_app.variable("DATABASE_URL")
 MIGRATIONS_VARIABLE = myapp_app.variable("MIGRATIONS_DIR")
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sigint_as_from_a_terminal():
+    """SIGINT handled (KeyboardInterrupt) in the test process, hence at its default in every command it
+    starts. A test run started as a background job (``cmd &`` in a script) has SIGINT ignored; each
+    process it starts would inherit that, and the tests that interrupt a command with SIGINT could not."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """Helpers shared by the test modules: the package's revisions, schema readers, roles."""
 
 import contextlib
-import signal
 import uuid
 
 from myapp.apps import app
@@ -71,11 +70,3 @@ def assert_one_line(result, *fragments, status=2):
     for fragment in fragments:
         assert fragment in errors[0], (fragment, errors[0])
     return errors[0]
-
-
-def sigint_as_a_terminal_sends_it() -> None:
-    """``preexec_fn`` for a command a test interrupts with SIGINT. A test run started as a background
-    job (``cmd &`` in a script) has SIGINT ignored, every process it starts inherits that, and Python
-    then never turns SIGINT into KeyboardInterrupt. The child gets the default back, as it would
-    have from a terminal."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)

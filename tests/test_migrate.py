@@ -77,6 +77,7 @@ def test_the_libraries_imported_at_start_up_are_frozen_for_the_collector(tmp_pat
     driver = tmp_path / "driver.py"
     driver.write_text(FREEZE_DRIVER)
     proc = subprocess.run([sys.executable, str(driver), collector], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
     status, frozen, enabled = json.loads(proc.stdout.splitlines()[-1])
     assert status == 0, proc.stderr
     assert frozen > 50_000  # SQLAlchemy's, Alembic's and psycopg2's objects: never scanned again
@@ -84,9 +85,23 @@ def test_the_libraries_imported_at_start_up_are_frozen_for_the_collector(tmp_pat
 
 
 def test_main_called_again_in_a_process_leaves_its_collector_alone(cli):
-    before = gc.get_freeze_count()
+    before, enabled = gc.get_freeze_count(), gc.isenabled()
     assert cli("heads").status == 0
-    assert gc.get_freeze_count() == before and gc.isenabled()
+    assert gc.get_freeze_count() == before and gc.isenabled() == enabled
+
+
+def test_a_failed_start_up_import_still_turns_the_collector_back_on(monkeypatch):
+    from myapp.db import cli
+
+    frozen = []
+    monkeypatch.delitem(sys.modules, "sqlalchemy")  # as at start-up; put back at the end
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))  # not this test process's objects
+    assert gc.isenabled()
+    with pytest.raises(ImportError):
+        with cli._libraries_frozen():
+            assert not gc.isenabled()
+            raise ImportError("a library missing")
+    assert frozen == [True] and gc.isenabled()
 
 
 def test_targets_zero_prefix_and_relative(cli, db_url, engine_for):

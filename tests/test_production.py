@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import ROOT
-from dbhelpers import HEAD, sigint_as_a_terminal_sends_it, snapshot, version
+from dbhelpers import HEAD, snapshot, version
 from myapp.apps import app
 
 REVISION = '''\
@@ -53,8 +53,7 @@ def start(*args, env=None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MYAPP_DATABASE")}
     full_env.update(env or {})
     return subprocess.Popen([sys.executable, "-m", "myapp.db", *map(str, args)], cwd=ROOT, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=sigint_as_a_terminal_sends_it)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def locks_of_others(engine) -> int:

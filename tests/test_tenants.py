@@ -17,7 +17,7 @@ from myapp.db import migrate_all
 from myapp.db.catalog.snapshot import schema_snapshot
 
 from conftest import run_process
-from dbhelpers import HEAD, REVISIONS, sigint_as_a_terminal_sends_it, version
+from dbhelpers import HEAD, REVISIONS, version
 
 TENANTS = ("t_one", "t_two", "t_three")
 QUERY = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%' ORDER BY 1"
@@ -318,8 +318,7 @@ def test_an_interrupt_stops_new_tenants_and_rolls_back_the_running_ones(jobs, cl
     proc = subprocess.Popen(
         [sys.executable, "-m", "myapp.db", "migrate", "--all-schemas", "--schemas-query", QUERY, "-j", jobs,
          "--json", "--url", db_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={k: v for k, v in os.environ.items() if k != "MYAPP_DATABASE_URL"},
-        preexec_fn=sigint_as_a_terminal_sends_it)
+        env={k: v for k, v in os.environ.items() if k != "MYAPP_DATABASE_URL"})
     with engine.connect() as conn:
         while conn.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'"
                                   " AND pid <> pg_backend_pid()")) < int(jobs):
