@@ -297,7 +297,6 @@ def test_idle_tasks_run_one_at_a_time_while_the_server_is_still_at_it(admin):
             interrupts.forget_idle(second)
 
 
-
 def test_meanwhile_work_starts_at_the_first_wait_before_idle_work_and_is_forgotten_after_the_block(admin):
     """`meanwhile` is work the next step needs anyway: it starts as soon as the server is busy (no
     `IDLE_AFTER`), ahead of imports queued with `when_idle`, and never outlives its block."""
@@ -332,6 +331,8 @@ def test_meanwhile_work_starts_at_the_first_wait_before_idle_work_and_is_forgott
             assert "never" not in ran
         finally:
             interrupts.forget_idle(preload)
+
+
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_while_waiting_for_the_lock(sig, status, head_url, engine_for):
     with engine_for(head_url).connect() as holder:
